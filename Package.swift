@@ -1,0 +1,76 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let package = Package(
+    name: "gantry",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "gantry", targets: ["gantry"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.30.0"),
+    ],
+    targets: [
+        // C system libraries and shims.
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(name: "CCurlShim", dependencies: ["CCurl"]),
+        .target(name: "CPNGShim", dependencies: ["CPNG"]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CWebP", pkgConfig: "libwebp", providers: [.apt(["libwebp-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+
+        // Leaf libraries.
+        .target(name: "Egress", dependencies: [
+            "CCurl", "CCurlShim",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Imaging", dependencies: ["CPNG", "CPNGShim", "CWebP", "CTurboJPEG"]),
+
+        // The request model, stores, dispatcher.
+        .target(name: "GantryCore", dependencies: [
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .target(name: "GantrySQLite", dependencies: [
+            "GantryCore",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        .target(name: "BuiltinFunctions", dependencies: ["GantryCore", "Imaging"]),
+        .target(name: "GantryServer", dependencies: [
+            "GantryCore", "GantrySQLite", "Egress", "Imaging", "BuiltinFunctions",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .executableTarget(name: "gantry", dependencies: [
+            "GantryServer", "GantryCore", "CCurlShim",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
+
+        // Tests, one target per module plus the server (router and live tiers).
+        .testTarget(name: "GantryCoreTests", dependencies: ["GantryCore"]),
+        .testTarget(name: "JobStoreTests", dependencies: ["GantrySQLite", "GantryCore"]),
+        .testTarget(name: "EgressTests", dependencies: ["Egress"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        .testTarget(name: "GantryServerTests", dependencies: [
+            "GantryServer", "GantryCore", "Egress", "Imaging",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
+    ]
+)

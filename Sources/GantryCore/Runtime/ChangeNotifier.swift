@@ -1,0 +1,103 @@
+import Foundation
+
+/// Wakes waiters when something keyed by a string changes: a request (its state, logs or progress) or a
+/// function's queue (new work).
+///
+/// Waiters subscribe *before* they read the state they wait on, so a change published between the read and the
+/// wait is never missed: the subscription is already marked fired and `wait` returns at once.
+public final class ChangeNotifier: @unchecked Sendable {
+    private let lock = NSLock()
+    private var subscriptions: [String: [ObjectIdentifier: Subscription]] = [:]
+
+    public init() {}
+
+    /// Registers interest in the next change of `key`.
+    public func subscribe(_ key: String) -> Subscription {
+        let subscription = Subscription(key: key, notifier: self)
+        lock.withLock { subscriptions[key, default: [:]][ObjectIdentifier(subscription)] = subscription }
+        return subscription
+    }
+
+    /// Signals a change of `key` to every current subscriber.
+    public func publish(_ key: String) {
+        let fired = lock.withLock { subscriptions.removeValue(forKey: key) }
+        for subscription in fired?.values ?? [:].values {
+            subscription.fire()
+        }
+    }
+
+    fileprivate func remove(_ subscription: Subscription) {
+        lock.withLock {
+            subscriptions[subscription.key]?.removeValue(forKey: ObjectIdentifier(subscription))
+            if subscriptions[subscription.key]?.isEmpty == true { subscriptions.removeValue(forKey: subscription.key) }
+        }
+    }
+
+    /// The number of keys with waiters (for tests and leak checks).
+    public var watchedKeyCount: Int { lock.withLock { subscriptions.count } }
+}
+
+/// A one-shot interest in the next change of a key.
+public final class Subscription: @unchecked Sendable {
+    private enum State {
+        case pending
+        case waiting(CheckedContinuation<Void, Never>)
+        case fired
+    }
+
+    let key: String
+    private weak var notifier: ChangeNotifier?
+    private let lock = NSLock()
+    private var state = State.pending
+
+    fileprivate init(key: String, notifier: ChangeNotifier) {
+        self.key = key
+        self.notifier = notifier
+    }
+
+    /// Whether the key changed since `subscribe`.
+    public var hasFired: Bool { lock.withLock { if case .fired = state { true } else { false } } }
+
+    fileprivate func fire() {
+        let continuation: CheckedContinuation<Void, Never>? = lock.withLock {
+            defer { state = .fired }
+            if case .waiting(let continuation) = state { return continuation }
+            return nil
+        }
+        continuation?.resume()
+    }
+
+    /// Waits until the key changes, `timeout` passes or the task is cancelled; true when the key changed.
+    @discardableResult
+    public func wait(timeout: Duration) async -> Bool {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await withTaskCancellationHandler {
+                    await withCheckedContinuation { continuation in
+                        let resumeNow: Bool = self.lock.withLock {
+                            if case .pending = self.state, !Task.isCancelled {
+                                self.state = .waiting(continuation)
+                                return false
+                            }
+                            return true
+                        }
+                        if resumeNow { continuation.resume() }
+                    }
+                } onCancel: {
+                    self.fire()
+                }
+            }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+        }
+        let fired = hasFired
+        cancel()
+        return fired
+    }
+
+    /// Drops the subscription without waiting.
+    public func cancel() {
+        notifier?.remove(self)
+    }
+}

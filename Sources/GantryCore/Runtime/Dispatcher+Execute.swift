@@ -1,0 +1,107 @@
+import Foundation
+import Logging
+import Metrics
+
+extension Dispatcher {
+    /// Runs one claimed attempt to its end and records the outcome with a guarded transition.
+    func execute(_ record: RequestRecord, function: RegisteredFunction) async {
+        var requestLogger = self.logger
+        requestLogger[metadataKey: "request_id"] = "\(record.id)"
+        requestLogger[metadataKey: "function"] = "\(function.id)"
+        requestLogger[metadataKey: "attempt"] = "\(record.attempt)"
+        let logger = requestLogger
+        let control = RunControl()
+        register(record.id, control)
+        defer { unregister(record.id) }
+        notifier.publish(record.id)
+
+        let started = configuration.now()
+        let context = RunContext(
+            requestID: record.id, functionID: function.id, tenant: record.tenant, attempt: record.attempt,
+            syncMode: Self.syncMode(of: record.input), deadline: started.addingTimeInterval(function.manifest.timeoutSeconds),
+            logger: logger,
+            reporter: StoreReporter(store: store, notifier: notifier, requestID: record.id, attempt: record.attempt, maxLines: configuration.maxLogLinesPerAttempt, logger: logger),
+            fetcher: environment.fetcher, files: environment.files, publicURL: environment.publicURL, now: configuration.now)
+        logger.info("running")
+
+        let outcome = await withTaskGroup(of: RunOutcome?.self) { group in
+            group.addTask { await FunctionRunner.run(function, input: record.input, context: context, control: control) }
+            group.addTask { await self.heartbeat(record, control: control, logger: logger); return nil }
+            var result: RunOutcome = .stopped(.leaseLost)
+            while let next = await group.next() {
+                if let next { result = next; break }
+            }
+            group.cancelAll()
+            return result
+        }
+        let elapsed = configuration.now().timeIntervalSince(started)
+        await recordOutcome(outcome, for: record, function: function, elapsed: elapsed, logger: logger)
+        notifier.publish(record.id)
+    }
+
+    private func heartbeat(_ record: RequestRecord, control: RunControl, logger: Logger) async {
+        while true {
+            guard (try? await Task.sleep(for: .seconds(configuration.heartbeatInterval))) != nil else { return }
+            do {
+                let outcome = try await store.requestHeartbeat(RequestHeartbeatParams(
+                    id: record.id, attempt: record.attempt, leaseExpiresAt: configuration.now().addingTimeInterval(configuration.leaseDuration)))
+                switch outcome {
+                case .renewed(let cancelRequested): if cancelRequested { control.stop(.user) }
+                case .lost:
+                    logger.warning("lease lost; abandoning this attempt")
+                    control.stop(.leaseLost)
+                    return
+                }
+            } catch {
+                logger.error("heartbeat failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    private func recordOutcome(_ outcome: RunOutcome, for record: RequestRecord, function: RegisteredFunction, elapsed: Double, logger: Logger) async {
+        let now = configuration.now()
+        var params = RequestFinishParams(id: record.id, attempt: record.attempt, state: .failed, result: nil, inferenceTime: elapsed, now: now)
+        switch outcome {
+        case .succeeded(let body):
+            params.state = .succeeded
+            params.result = RequestResult(status: 200, body: body)
+        case .failed(let error):
+            params.result = RequestResult(status: error.status, body: error.body())
+            params.errorMessage = error.message
+            params.errorType = error.errorType
+        case .stopped(.user):
+            params.state = .cancelled
+            params.result = RequestResult(status: 400, body: FunctionError(status: 400, errorType: "request_cancelled", detail: .message("Request was cancelled")).body())
+            params.errorMessage = "Request was cancelled"
+            params.errorType = "request_cancelled"
+        case .stopped(.timeout):
+            let error = FunctionError(status: 504, errorType: "request_timeout", detail: .message("Request timed out after \(Int(function.manifest.timeoutSeconds)) s"))
+            params.result = RequestResult(status: error.status, body: error.body())
+            params.errorMessage = error.message
+            params.errorType = error.errorType
+        case .stopped(.shutdown):
+            let released = (try? await store.requestRelease(id: record.id, attempt: record.attempt)) ?? false
+            logger.notice(released ? "released to the queue at shutdown" : "could not release at shutdown; the sweeper will rescue it")
+            return
+        case .stopped(.leaseLost):
+            logger.warning("attempt lost its lease; its outcome is discarded")
+            return
+        }
+        do {
+            if try await store.requestFinish(params) {
+                Counter(label: "gantry_requests_total", dimensions: [("function", function.id), ("state", params.state.rawValue)]).increment()
+                Timer(label: "gantry_run_duration_seconds", dimensions: [("function", function.id)], preferredDisplayUnit: .seconds).recordSeconds(elapsed)
+                logger.info("finished", metadata: ["state": "\(params.state.rawValue)", "seconds": "\(String(format: "%.3f", elapsed))"])
+            } else {
+                logger.warning("finish lost: the request moved on while this attempt ran")
+            }
+        } catch {
+            logger.error("could not record the outcome; the sweeper will retry the request", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Whether the input asks for `sync_mode` (outputs inline as data URIs).
+    static func syncMode(of input: Data) -> Bool {
+        (try? JSONValue.parse(input))?["sync_mode"]?.boolValue ?? false
+    }
+}

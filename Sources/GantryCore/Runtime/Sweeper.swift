@@ -1,0 +1,68 @@
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+
+/// Keeps the queue healthy: at start-up and then every `sweepInterval` it rescues requests whose lease expired
+/// (their runner died), expires requests whose start deadline passed, and prunes old terminal requests.
+public final class Sweeper: Service, Sendable {
+    let store: any JobStore
+    let notifier: ChangeNotifier
+    let configuration: DispatcherConfiguration
+    let logger: Logger
+
+    public init(store: any JobStore, notifier: ChangeNotifier, configuration: DispatcherConfiguration, logger: Logger) {
+        self.store = store
+        self.notifier = notifier
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Rescues what a previous run of this host left running. Called once before the dispatcher starts.
+    public func recoverAtStart() async throws {
+        let rescued = try await store.requestRescue(RequestRescueParams(now: configuration.now(), includeUnexpiredLeases: configuration.rescueAllRunningAtStart))
+        report(rescued)
+    }
+
+    public func run() async throws {
+        var lastPrune = Date.distantPast
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await sweepOnce()
+                if configuration.now().timeIntervalSince(lastPrune) > 60 {
+                    lastPrune = configuration.now()
+                    let pruned = try await store.requestPrune(finishedBefore: configuration.now().addingTimeInterval(-configuration.retention))
+                    if pruned > 0 { logger.info("pruned \(pruned) finished request(s) past retention") }
+                }
+            } catch {
+                logger.error("sweep failed", metadata: ["error": "\(error)"])
+            }
+            try? await gracefulShutdown(sleeping: configuration.sweepInterval)
+        }
+    }
+
+    /// One pass: rescue expired leases and expire overdue queued requests.
+    public func sweepOnce() async throws {
+        report(try await store.requestRescue(RequestRescueParams(now: configuration.now())))
+        for id in try await store.requestExpireOverdue(now: configuration.now()) {
+            logger.info("request expired before it started", metadata: ["request_id": "\(id)"])
+            Counter(label: "gantry_requests_expired_total").increment()
+            notifier.publish(id)
+        }
+    }
+
+    private func report(_ rescued: [RescueOutcome]) {
+        for outcome in rescued {
+            logger.warning("rescued a request whose runner disappeared", metadata: ["request_id": "\(outcome.id)", "state": "\(outcome.state.rawValue)"])
+            if outcome.state == .failed {
+                Counter(label: "gantry_requests_total", dimensions: [("function", outcome.functionID), ("state", "failed")]).increment()
+            }
+            notifier.publish(outcome.id)
+            notifier.publish(Dispatcher.workKey(outcome.functionID))
+        }
+    }
+
+    private func gracefulShutdown(sleeping seconds: TimeInterval) async throws {
+        try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(seconds)) }
+    }
+}

@@ -1,0 +1,204 @@
+import Foundation
+
+/// Durable storage of requests, their logs and their lifecycle.
+///
+/// Every state change is one guarded update: it names the state (and, for running requests, the attempt) it expects
+/// and changes nothing when the row moved on meanwhile. A worker whose lease was taken over therefore cannot
+/// overwrite the outcome of the attempt that replaced it. All stores (in-memory, SQLite, later PostgreSQL) pass the
+/// same conformance suite.
+public protocol JobStore: Sendable {
+    /// Inserts a new `queued` request. Durable when the call returns (the submit's 200 goes out after it).
+    /// Throws `StoreError.duplicate` when the id exists.
+    func requestInsert(_ params: RequestInsertParams) async throws -> RequestRecord
+
+    /// The request with this id, or nil.
+    func requestGet(id: String) async throws -> RequestRecord?
+
+    /// The number of queued requests of the same function that will be claimed before this one
+    /// (higher priority first, then FIFO); nil when the request is not queued.
+    func requestQueuePosition(id: String) async throws -> Int?
+
+    /// Claims the next claimable request of a function: `queued`, start deadline not passed, best priority, oldest
+    /// first. Sets `running`, `attempt + 1`, `startedAt`, the lease owner and expiry. Nil when none is claimable.
+    func requestClaim(_ params: RequestClaimParams) async throws -> RequestRecord?
+
+    /// Renews the lease of a running attempt and reports whether a cancel was requested.
+    /// `.lost` when the request is no longer running with this attempt.
+    func requestHeartbeat(_ params: RequestHeartbeatParams) async throws -> HeartbeatOutcome
+
+    /// Moves a running attempt to a terminal state with its result, only if it is still `running` with
+    /// `params.attempt`. Returns false (and changes nothing) otherwise.
+    func requestFinish(_ params: RequestFinishParams) async throws -> Bool
+
+    /// Cancels a request: a queued one becomes `cancelled` at once; a running one gets `cancelRequested`.
+    func requestCancel(id: String, now: Date) async throws -> CancelOutcome
+
+    /// Puts a running attempt back to `queued` without counting it (graceful shutdown released it unfinished):
+    /// `attempt - 1`, lease cleared. Only if still running with that attempt.
+    func requestRelease(id: String, attempt: Int) async throws -> Bool
+
+    /// Rescues running requests whose lease expired before `params.now` (or every running request when
+    /// `params.includeUnexpiredLeases`, used at start-up of a single-process host): back to `queued` when
+    /// `attempt < maxAttempts`, else `failed` with `errorType = "runner_disconnected"`. Each row is guarded.
+    func requestRescue(_ params: RequestRescueParams) async throws -> [RescueOutcome]
+
+    /// Moves queued requests whose start deadline is before `now` to `expired`; returns their ids.
+    func requestExpireOverdue(now: Date) async throws -> [String]
+
+    /// Deletes terminal requests (and their logs) that finished before the given instant; returns how many.
+    func requestPrune(finishedBefore: Date) async throws -> Int
+
+    /// The number of requests in each state, per function id.
+    func requestCounts() async throws -> [String: [RequestState: Int]]
+
+    /// Records the progress fraction of a running attempt (ignored if the attempt is no longer running).
+    func requestSetProgress(id: String, attempt: Int, progress: Double) async throws
+
+    /// Appends log lines to a request, in order.
+    func logAppend(requestID: String, entries: [LogEntry]) async throws
+
+    /// The request's log lines in the order they were appended (at most `limit`, the oldest first).
+    func logList(requestID: String, limit: Int) async throws -> [LogEntry]
+}
+
+/// Parameters of `JobStore.requestInsert`.
+public struct RequestInsertParams: Sendable {
+    public var id: String
+    public var tenant: String
+    public var functionID: String
+    public var input: Data
+    public var priority: RequestPriority
+    public var maxAttempts: Int
+    public var createdAt: Date
+    public var startDeadline: Date?
+    public var webhookURL: String?
+
+    public init(
+        id: String, tenant: String, functionID: String, input: Data, priority: RequestPriority = .normal,
+        maxAttempts: Int, createdAt: Date, startDeadline: Date? = nil, webhookURL: String? = nil
+    ) {
+        self.id = id
+        self.tenant = tenant
+        self.functionID = functionID
+        self.input = input
+        self.priority = priority
+        self.maxAttempts = maxAttempts
+        self.createdAt = createdAt
+        self.startDeadline = startDeadline
+        self.webhookURL = webhookURL
+    }
+}
+
+/// Parameters of `JobStore.requestClaim`.
+public struct RequestClaimParams: Sendable {
+    public var functionID: String
+    /// Identifies the claiming process (and its lease).
+    public var owner: String
+    public var now: Date
+    public var leaseDuration: TimeInterval
+
+    public init(functionID: String, owner: String, now: Date, leaseDuration: TimeInterval) {
+        self.functionID = functionID
+        self.owner = owner
+        self.now = now
+        self.leaseDuration = leaseDuration
+    }
+}
+
+/// Parameters of `JobStore.requestHeartbeat`.
+public struct RequestHeartbeatParams: Sendable {
+    public var id: String
+    public var attempt: Int
+    public var leaseExpiresAt: Date
+
+    public init(id: String, attempt: Int, leaseExpiresAt: Date) {
+        self.id = id
+        self.attempt = attempt
+        self.leaseExpiresAt = leaseExpiresAt
+    }
+}
+
+/// What a heartbeat found.
+public enum HeartbeatOutcome: Sendable, Equatable {
+    /// The lease was renewed; `cancelRequested` tells the worker to stop.
+    case renewed(cancelRequested: Bool)
+    /// The attempt is no longer running (rescued, cancelled or finished elsewhere).
+    case lost
+}
+
+/// Parameters of `JobStore.requestFinish`.
+public struct RequestFinishParams: Sendable {
+    public var id: String
+    public var attempt: Int
+    /// `succeeded`, `failed` or `cancelled`.
+    public var state: RequestState
+    public var result: RequestResult?
+    public var errorMessage: String?
+    public var errorType: String?
+    public var inferenceTime: Double?
+    public var now: Date
+
+    public init(
+        id: String, attempt: Int, state: RequestState, result: RequestResult?, errorMessage: String? = nil,
+        errorType: String? = nil, inferenceTime: Double? = nil, now: Date
+    ) {
+        self.id = id
+        self.attempt = attempt
+        self.state = state
+        self.result = result
+        self.errorMessage = errorMessage
+        self.errorType = errorType
+        self.inferenceTime = inferenceTime
+        self.now = now
+    }
+}
+
+/// What `JobStore.requestCancel` did.
+public enum CancelOutcome: Sendable, Equatable {
+    /// The request was queued and is now `cancelled`.
+    case cancelled
+    /// The request is running; `cancelRequested` is set and the worker will stop it.
+    case cancelRequested
+    /// The request had already reached a terminal state.
+    case alreadyCompleted
+    case notFound
+}
+
+/// Parameters of `JobStore.requestRescue`.
+public struct RequestRescueParams: Sendable {
+    public var now: Date
+    /// Rescue every running request, expired lease or not (only safe when no other process can hold a lease).
+    public var includeUnexpiredLeases: Bool
+
+    public init(now: Date, includeUnexpiredLeases: Bool = false) {
+        self.now = now
+        self.includeUnexpiredLeases = includeUnexpiredLeases
+    }
+}
+
+/// One rescued request and the state it was moved to (`queued` or `failed`).
+public struct RescueOutcome: Sendable, Equatable {
+    public var id: String
+    public var functionID: String
+    public var state: RequestState
+
+    public init(id: String, functionID: String, state: RequestState) {
+        self.id = id
+        self.functionID = functionID
+        self.state = state
+    }
+}
+
+/// Errors a store raises for its callers to handle (as opposed to I/O failures, which propagate as they are).
+public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    private enum Code: Sendable, Equatable { case duplicate, corrupt }
+    private let code: Code
+    public let message: String
+
+    /// A request with the same id exists.
+    public static func duplicate(_ id: String) -> StoreError { .init(code: .duplicate, message: "request \(id) exists") }
+    /// A stored row could not be read back (an unknown state, say).
+    public static func corrupt(_ message: String) -> StoreError { .init(code: .corrupt, message: message) }
+
+    public var description: String { message }
+}
