@@ -1,0 +1,7 @@
+#include <png.h>
+/* Compound macros Swift cannot import. */
+static const png_uint_32 CPNG_FORMAT_RGBA = PNG_FORMAT_RGBA;
+static const png_uint_32 CPNG_FORMAT_RGB = PNG_FORMAT_RGB;
+static const png_uint_32 CPNG_FORMAT_GRAY = PNG_FORMAT_GRAY;
+static const png_uint_32 CPNG_FORMAT_GA = PNG_FORMAT_GA;
+static const png_uint_32 CPNG_IMAGE_VERSION = PNG_IMAGE_VERSION;
