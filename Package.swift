@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.30.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
     ],
     targets: [
         // C system libraries and shims.
@@ -47,7 +48,9 @@ let package = Package(
         .target(name: "GantryServer", dependencies: [
             "GantryCore", "GantrySQLite", "Egress", "Imaging", "BuiltinFunctions",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -55,8 +58,9 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "gantry", dependencies: [
-            "GantryServer", "GantryCore", "CCurlShim",
+            "GantryServer", "GantryCore", "BuiltinFunctions", "Imaging",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -64,7 +68,10 @@ let package = Package(
 
         // Tests, one target per module plus the server (router and live tiers).
         .testTarget(name: "GantryCoreTests", dependencies: ["GantryCore"]),
-        .testTarget(name: "JobStoreTests", dependencies: ["GantrySQLite", "GantryCore"]),
+        .testTarget(name: "JobStoreTests", dependencies: [
+            "GantrySQLite", "GantryCore",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         .testTarget(name: "EgressTests", dependencies: ["Egress"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
         .testTarget(name: "GantryServerTests", dependencies: [

@@ -21,7 +21,7 @@ extension Dispatcher {
             syncMode: Self.syncMode(of: record.input), deadline: started.addingTimeInterval(function.manifest.timeoutSeconds),
             logger: logger,
             reporter: StoreReporter(store: store, notifier: notifier, requestID: record.id, attempt: record.attempt, maxLines: configuration.maxLogLinesPerAttempt, logger: logger),
-            fetcher: environment.fetcher, files: environment.files, publicURL: environment.publicURL, now: configuration.now)
+            fetcher: environment.fetcher, files: environment.files, publicURL: environment.publicURL.string, now: configuration.now)
         logger.info("running")
 
         let outcome = await withTaskGroup(of: RunOutcome?.self) { group in

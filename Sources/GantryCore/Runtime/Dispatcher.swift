@@ -117,11 +117,34 @@ public final class Dispatcher: Service, @unchecked Sendable {
 public struct RunEnvironment: Sendable {
     public var fetcher: any InputFetcher
     public var files: any FileStore
-    public var publicURL: String
+    public var publicURL: PublicURL
 
-    public init(fetcher: any InputFetcher, files: any FileStore, publicURL: String) {
+    public init(fetcher: any InputFetcher, files: any FileStore, publicURL: PublicURL) {
         self.fetcher = fetcher
         self.files = files
         self.publicURL = publicURL
+    }
+}
+
+/// The host's public base URL (no trailing slash). Known at start-up when configured, else set once the server is
+/// bound (port 0 in tests picks the port only then).
+public final class PublicURL: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: String
+
+    public init(_ value: String) {
+        self.value = Self.trimmed(value)
+    }
+
+    /// The current base URL.
+    public var string: String { lock.withLock { value } }
+
+    /// Replaces the base URL (called once the bound port is known).
+    public func set(_ newValue: String) {
+        lock.withLock { value = Self.trimmed(newValue) }
+    }
+
+    private static func trimmed(_ url: String) -> String {
+        url.hasSuffix("/") ? String(url.dropLast()) : url
     }
 }

@@ -93,7 +93,7 @@ public struct RequestQueue: Sendable {
             requestID: requestID, functionID: function.id, tenant: tenant, attempt: 1, syncMode: Dispatcher.syncMode(of: input),
             deadline: configuration.now().addingTimeInterval(function.manifest.timeoutSeconds), logger: logger,
             reporter: LoggerReporter(logger: logger), fetcher: environment.fetcher, files: environment.files,
-            publicURL: environment.publicURL, now: configuration.now)
+            publicURL: environment.publicURL.string, now: configuration.now)
         let control = RunControl()
         let limiter = dispatcher.limiters[function.id] ?? ConcurrencyLimiter(permits: 1)
         await limiter.acquire()

@@ -1,0 +1,90 @@
+import Foundation
+import GantryCore
+import GRDB
+
+/// Lease rescue: running attempts whose lease expired go back to `queued`, or end `failed` once their
+/// attempts are used up.
+///
+/// Rescue reads its candidates, then updates them one by one. Between the two, the attempt may finish, be
+/// released, or renew its lease (its worker was slow, not dead), so every UPDATE re-checks state, attempt and
+/// expiry; a candidate that moved on is skipped rather than overwritten. `requestRescue` runs both halves in one
+/// write transaction; they are separate methods so tests can interleave writes, as another process could.
+extension SQLiteJobStore {
+    /// A running attempt seen by the first half of a rescue.
+    struct RescueCandidate: Sendable, Equatable {
+        var id: String
+        var functionID: String
+        var attempt: Int
+        var maxAttempts: Int
+    }
+
+    public func requestRescue(_ params: RequestRescueParams) async throws -> [RescueOutcome] {
+        try await pool.write { db in
+            try Self.applyRescue(db, Self.rescueCandidates(db, params), params)
+        }
+    }
+
+    /// First half of a rescue, in its own transaction.
+    func rescueCandidates(_ params: RequestRescueParams) async throws -> [RescueCandidate] {
+        try await pool.read { db in try Self.rescueCandidates(db, params) }
+    }
+
+    /// Second half of a rescue, in its own transaction.
+    func applyRescue(_ candidates: [RescueCandidate], _ params: RequestRescueParams) async throws -> [RescueOutcome] {
+        try await pool.write { db in try Self.applyRescue(db, candidates, params) }
+    }
+
+    /// Sorted by `seq` in Swift, not SQL: `ORDER BY seq` would tempt the planner into walking the whole table in
+    /// rowid order instead of searching the small rescue index.
+    static let rescueExpiredSQL = """
+        SELECT seq, id, function_id, attempt, max_attempts FROM requests
+        WHERE state = 'running' AND lease_expires_at < ?
+        """
+
+    private static func rescueCandidates(_ db: Database, _ params: RequestRescueParams) throws -> [RescueCandidate] {
+        let rows = params.includeUnexpiredLeases
+            ? try Row.fetchAll(db, sql: """
+                SELECT seq, id, function_id, attempt, max_attempts FROM requests WHERE state = 'running'
+                """)
+            : try Row.fetchAll(db, sql: rescueExpiredSQL, arguments: [params.now.unixSeconds])
+        return try rows.sorted { ($0["seq"] as Int64) < ($1["seq"] as Int64) }.map { row in
+            RescueCandidate(
+                id: try row.decode(forColumn: "id"), functionID: try row.decode(forColumn: "function_id"),
+                attempt: try row.decode(forColumn: "attempt"), maxAttempts: try row.decode(forColumn: "max_attempts"))
+        }
+    }
+
+    private static func applyRescue(
+        _ db: Database, _ candidates: [RescueCandidate], _ params: RequestRescueParams
+    ) throws -> [RescueOutcome] {
+        // The guard every rescue UPDATE carries: still this attempt, still running, lease still expired.
+        let guardClause = "id = :id AND state = 'running' AND attempt = :attempt"
+            + (params.includeUnexpiredLeases ? "" : " AND lease_expires_at < :now")
+        var outcomes: [RescueOutcome] = []
+        for candidate in candidates {
+            let exhausted = candidate.attempt >= candidate.maxAttempts
+            if exhausted {
+                try db.execute(
+                    sql: """
+                        UPDATE requests
+                        SET state = 'failed', finished_at = :now, error_type = 'runner_disconnected',
+                            error_message = :message, lease_owner = NULL, lease_expires_at = NULL
+                        WHERE \(guardClause)
+                        """,
+                    arguments: [
+                        "id": candidate.id, "attempt": candidate.attempt, "now": params.now.unixSeconds,
+                        "message": "the runner stopped renewing its lease "
+                            + "(attempt \(candidate.attempt) of \(candidate.maxAttempts))",
+                    ])
+            } else {
+                try db.execute(
+                    sql: "UPDATE requests SET state = 'queued', \(forgetAttempt) WHERE \(guardClause)",
+                    arguments: ["id": candidate.id, "attempt": candidate.attempt, "now": params.now.unixSeconds])
+            }
+            guard db.changesCount == 1 else { continue }
+            outcomes.append(RescueOutcome(
+                id: candidate.id, functionID: candidate.functionID, state: exhausted ? .failed : .queued))
+        }
+        return outcomes
+    }
+}

@@ -1,0 +1,74 @@
+import GRDB
+
+/// The SQLite schema, applied by `DatabaseMigrator` so a database file created by an older build is upgraded in
+/// place. Migrations are append-only: never edit one that has shipped, add the next.
+enum Schema {
+    /// Every migration, in order.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: requests and logs") { db in
+            try db.execute(sql: requestsTable)
+            try db.execute(sql: requestsIndexes)
+            try db.execute(sql: logsTable)
+        }
+        return migrator
+    }
+
+    /// `seq` fixes each request's FIFO place for good: a rescued request keeps it and so goes back ahead of later
+    /// submissions. AUTOINCREMENT keeps a pruned tail's numbers from being handed out again.
+    /// The state CHECK spells out `RequestState` literally (a test pins that the two agree), because a list built
+    /// from the enum at migration time would silently differ between databases created by different builds.
+    private static let requestsTable = """
+        CREATE TABLE requests (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            tenant TEXT NOT NULL,
+            function_id TEXT NOT NULL,
+            input BLOB NOT NULL,
+            state TEXT NOT NULL
+                CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled', 'expired')),
+            priority INTEGER NOT NULL CHECK (priority IN (0, 1)),
+            attempt INTEGER NOT NULL CHECK (attempt >= 0),
+            max_attempts INTEGER NOT NULL,
+            created_at REAL NOT NULL,
+            started_at REAL,
+            finished_at REAL,
+            start_deadline REAL,
+            lease_owner TEXT,
+            lease_expires_at REAL,
+            cancel_requested INTEGER NOT NULL DEFAULT 0 CHECK (cancel_requested IN (0, 1)),
+            webhook_url TEXT,
+            result_status INTEGER,
+            result_body BLOB,
+            error_message TEXT,
+            error_type TEXT,
+            progress REAL,
+            inference_time REAL
+        )
+        """
+
+    /// Partial indexes keep each hot query proportional to the rows it can match, not to the table: history
+    /// (terminal rows) grows without bound until retention prunes it.
+    private static let requestsIndexes = """
+        CREATE INDEX requests_claim ON requests (function_id, priority, seq) WHERE state = 'queued';
+        CREATE INDEX requests_rescue ON requests (lease_expires_at) WHERE state = 'running';
+        CREATE INDEX requests_expire ON requests (start_deadline)
+            WHERE state = 'queued' AND start_deadline IS NOT NULL;
+        CREATE INDEX requests_prune ON requests (finished_at);
+        CREATE INDEX requests_counts ON requests (function_id, state);
+        """
+
+    /// `seq` numbers a request's lines from 1 so they list in append order; the primary key doubles as the
+    /// index by request. No foreign key: prune deletes the lines itself in the same transaction.
+    private static let logsTable = """
+        CREATE TABLE request_logs (
+            request_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            timestamp REAL NOT NULL,
+            level TEXT NOT NULL,
+            message TEXT NOT NULL,
+            source TEXT NOT NULL,
+            PRIMARY KEY (request_id, seq)
+        )
+        """
+}

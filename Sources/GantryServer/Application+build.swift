@@ -1,0 +1,89 @@
+import Foundation
+import GantryCore
+import GantrySQLite
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import Logging
+import NIOCore
+import NIOSSL
+import Prometheus
+import ServiceLifecycle
+
+/// A composed host: the Hummingbird application plus the parts tests and the CLI reach into.
+public struct Host: Sendable {
+    public let application: Application<RouterResponder<GantryRequestContext>>
+    public let queue: RequestQueue
+    public let store: any JobStore
+    public let files: any FileStore
+    public let publicURL: PublicURL
+    public let configuration: ServerConfiguration
+}
+
+/// Wires every part of the host from one configuration. `gantry serve` and the tests both call it; tests pass port
+/// 0, a temporary data directory and trace logging.
+///
+/// - Parameters:
+///   - configuration: validated settings.
+///   - handlers: the function implementations compiled into the binary, by manifest `handler` name.
+///   - metrics: the Prometheus registry `/metrics` renders (the process bootstraps swift-metrics with it).
+///   - logger: the root logger.
+public func buildApplication(
+    configuration: ServerConfiguration, handlers: [String: AnyHostedFunction],
+    metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), logger: Logger
+) async throws -> Host {
+    try configuration.validate()
+    let dataDirectory = URL(fileURLWithPath: configuration.dataDirectory)
+    try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
+    let store: any JobStore = switch configuration.store {
+    case .sqlite: try SQLiteJobStore(path: dataDirectory.appendingPathComponent("gantry.sqlite").path)
+    case .memory: MemoryJobStore()
+    }
+    let files = try LocalFileStore(root: dataDirectory.appendingPathComponent("files"))
+    let registry = try FunctionRegistry.load(functionsDirectory: configuration.functionsDirectory,
+                                             schemasDirectory: configuration.schemasDirectory, handlers: handlers)
+    let publicURL = PublicURL(configuration.publicURL ?? configuration.derivedPublicURL(port: configuration.port))
+    let fetcher = try EgressFetcher(allowEgress: configuration.allowEgress, logger: logger)
+    let notifier = ChangeNotifier()
+    let environment = RunEnvironment(fetcher: fetcher, files: files, publicURL: publicURL)
+    let dispatcher = Dispatcher(store: store, registry: registry, notifier: notifier, environment: environment,
+                                configuration: configuration.dispatcher, logger: logger)
+    let sweeper = Sweeper(store: store, notifier: notifier, configuration: configuration.dispatcher, logger: logger)
+    // Requests a previous process left running go back to the queue before any worker claims.
+    try await sweeper.recoverAtStart()
+    let queue = RequestQueue(store: store, registry: registry, notifier: notifier, dispatcher: dispatcher,
+                             configuration: configuration.dispatcher, logger: logger)
+
+    let router = Router(context: GantryRequestContext.self)
+    router.add(middleware: ErrorEnvelopeMiddleware())
+    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: AuthMiddleware(keys: KeyRing(configuration.apiKeys)))
+    AdminRoutes(queue: queue, registry: metrics, openAPI: OpenAPIDocument.build(registry: registry, configuration: configuration)).register(on: router)
+    FileRoutes(files: files).register(on: router)
+    let fal = FalSurface(queue: queue, configuration: configuration, publicURL: publicURL)
+    for method in [HTTPRequest.Method.get, .post, .put] {
+        router.on("**", method: method) { request, context in try await fal.handle(request, context: context) }
+    }
+
+    let server: HTTPServerBuilder
+    if let certificate = configuration.tlsCertificatePath, let key = configuration.tlsKeyPath {
+        let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
+        let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .file(key))
+        server = try .tls(.http1(), tlsConfiguration: tls)
+    } else {
+        server = .http1()
+    }
+    let application = Application(
+        router: router, server: server,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "gantry"),
+        services: [dispatcher, sweeper],
+        onServerRunning: { channel in
+            if configuration.publicURL == nil, let port = channel.localAddress?.port {
+                publicURL.set(configuration.derivedPublicURL(port: port))
+            }
+            logger.notice("serving", metadata: ["url": "\(publicURL.string)", "functions": "\(registry.functions.count)"])
+        },
+        logger: logger)
+    return Host(application: application, queue: queue, store: store, files: files, publicURL: publicURL, configuration: configuration)
+}

@@ -1,0 +1,90 @@
+import Foundation
+import GantryCore
+import HTTPTypes
+import Hummingbird
+
+/// The one error shape every surface answers with: `{"detail": "…" | [{loc, msg, type}], "error_type": "…"}`,
+/// plus `x-fal-request-id` when the error concerns a request. Nothing internal (SQL, paths, stacks) goes in it.
+public struct APIError: Error, HTTPResponseError, Sendable {
+    public var status: HTTPResponse.Status
+    public var errorType: String
+    public var detail: JSONValue
+    public var headers: HTTPFields
+
+    public init(_ status: HTTPResponse.Status, _ errorType: String, _ message: String, headers: HTTPFields = [:]) {
+        self.status = status
+        self.errorType = errorType
+        self.detail = .string(message)
+        self.headers = headers
+    }
+
+    /// An error carrying a function's own status and body.
+    public init(_ error: FunctionError, requestID: String? = nil) {
+        self.status = HTTPResponse.Status(code: error.status)
+        self.errorType = error.errorType
+        self.detail = (try? JSONValue.parse(error.body()))?["detail"] ?? .string(error.message)
+        self.headers = [:]
+        if let requestID { headers[.falRequestID] = requestID }
+    }
+
+    /// A single field problem, pydantic-style.
+    public static func field(_ loc: [String], _ message: String, type: String, status: HTTPResponse.Status = .unprocessableContent) -> APIError {
+        var error = APIError(status, type, message)
+        error.detail = .array([.object(["loc": .array(loc.map { .string($0) }), "msg": .string(message), "type": .string(type)])])
+        return error
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var fields = headers
+        fields[.contentType] = "application/json"
+        fields[.falErrorType] = errorType
+        let body = JSONValue.object(["detail": detail, "error_type": .string(errorType)]).encoded()
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(data: body)))
+    }
+}
+
+extension HTTPField.Name {
+    static let falRequestID = HTTPField.Name("x-fal-request-id")!
+    static let falErrorType = HTTPField.Name("x-fal-error-type")!
+    static let falRequestTimeout = HTTPField.Name("x-fal-request-timeout")!
+    static let falRequestTimeoutType = HTTPField.Name("x-fal-request-timeout-type")!
+    static let falQueuePriority = HTTPField.Name("x-fal-queue-priority")!
+}
+
+/// Turns every error a handler throws into the envelope: framework errors keep their status, anything unknown is a
+/// 500 whose body says nothing internal (the details go to the log).
+struct ErrorEnvelopeMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            throw error
+        } catch let error as HTTPError {
+            let type: String = switch error.status.code {
+            case 404: "not_found"
+            case 405: "method_not_allowed"
+            case 413: "request_too_large"
+            case 400: "bad_request"
+            default: "http_error"
+            }
+            throw APIError(error.status, type, error.body ?? error.status.reasonPhrase, headers: error.headers)
+        } catch {
+            context.logger.error("unhandled error", metadata: ["error": "\(error)"])
+            throw APIError(.internalServerError, "internal_error", "Internal server error")
+        }
+    }
+}
+
+extension Response {
+    /// A JSON response.
+    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        json(data: value.encoded(), status: status, headers: headers)
+    }
+
+    /// A response with an already-encoded JSON body.
+    static func json(data: Data, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        var fields = headers
+        fields[.contentType] = "application/json"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(data: data)))
+    }
+}

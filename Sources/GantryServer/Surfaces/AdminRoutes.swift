@@ -1,0 +1,81 @@
+import Foundation
+import GantryCore
+import HTTPTypes
+import Hummingbird
+import Metrics
+import Prometheus
+
+/// Liveness, readiness, Prometheus metrics and the OpenAPI document.
+struct AdminRoutes: Sendable {
+    let queue: RequestQueue
+    let registry: PrometheusCollectorRegistry
+    let openAPI: Data
+
+    func register(on router: Router<GantryRequestContext>) {
+        router.get("/health") { _, _ in Response.json(.object(["status": .string("ok")])) }
+        router.get("/ready") { _, context in
+            do {
+                _ = try await queue.store.requestGet(id: "readiness-probe")
+                return Response.json(.object(["status": .string("ready")]))
+            } catch {
+                context.logger.error("store not ready", metadata: ["error": "\(error)"])
+                return Response.json(.object(["status": .string("unavailable")]), status: .serviceUnavailable)
+            }
+        }
+        router.get("/metrics") { _, _ in
+            await refreshGauges()
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+        }
+        router.get("/openapi.json") { _, _ in Response.json(data: openAPI) }
+    }
+
+    /// Queue depth and stored request counts are read from the store when scraped, so they are right even when
+    /// several processes share the queue.
+    private func refreshGauges() async {
+        guard let counts = try? await queue.store.requestCounts() else { return }
+        for function in queue.registry.functions {
+            let states = counts[function.id] ?? [:]
+            Gauge(label: "gantry_queue_depth", dimensions: [("function", function.id)]).record(states[.queued] ?? 0)
+            Gauge(label: "gantry_running", dimensions: [("function", function.id)]).record(states[.running] ?? 0)
+            for state in RequestState.allCases {
+                Gauge(label: "gantry_requests_stored", dimensions: [("function", function.id), ("state", state.rawValue)]).record(states[state] ?? 0)
+            }
+        }
+    }
+}
+
+/// `GET /files/{yyyy-mm-dd}/{name}`: serves the local file store with its content type, length, a strong ETag and
+/// long-lived caching (files never change under a key).
+struct FileRoutes: Sendable {
+    let files: any FileStore
+
+    func register(on router: Router<GantryRequestContext>) {
+        router.get("/files/:day/:name") { request, context in
+            let key = "\(context.parameters.get("day") ?? "")/\(context.parameters.get("name") ?? "")"
+            guard isValidFileKey(key), let file = try await files.get(key: key) else {
+                throw APIError(.notFound, "file_not_found", "File not found")
+            }
+            var headers = HTTPFields()
+            headers[.eTag] = file.etag
+            headers[.cacheControl] = "public, max-age=31536000, immutable"
+            headers[.lastModified] = httpDate(file.modified)
+            if let match = request.headers[.ifNoneMatch], match == file.etag || match == "*" {
+                return Response(status: .notModified, headers: headers)
+            }
+            headers[.contentType] = file.contentType
+            headers[.contentLength] = String(file.data.count)
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(data: file.data)))
+        }
+    }
+}
+
+/// An RFC 9110 HTTP-date (`Sun, 06 Nov 1994 08:49:37 GMT`).
+func httpDate(_ date: Date) -> String {
+    let formatter = DateFormatter()
+    formatter.locale = Locale(identifier: "en_US_POSIX")
+    formatter.timeZone = TimeZone(identifier: "GMT")
+    formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+    return formatter.string(from: date)
+}

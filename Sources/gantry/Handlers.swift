@@ -1,0 +1,9 @@
+import BuiltinFunctions
+import GantryCore
+
+/// Every function implementation compiled into this binary, by manifest `handler` name.
+enum Handlers {
+    static var all: [String: AnyHostedFunction] {
+        BuiltinFunctions.handlers
+    }
+}

@@ -1,0 +1,80 @@
+import ArgumentParser
+import Foundation
+import GantryCore
+import GantryServer
+import Hummingbird
+import Logging
+import Metrics
+import Prometheus
+
+/// `gantry serve`: flags first, then `GANTRY_*` environment variables, then defaults — read here once.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Serve the functions over HTTP (fal queue and run surfaces).")
+    private static let env = ProcessInfo.processInfo.environment
+
+    @Option(help: "Bind address (env GANTRY_HOST).") var host: String = env["GANTRY_HOST"] ?? "127.0.0.1"
+    @Option(help: "Port; 0 picks a free one (env GANTRY_PORT).") var port: Int = Int(env["GANTRY_PORT"] ?? "") ?? 8080
+    @Option(help: "Data directory: SQLite queue and file store (env GANTRY_DATA_DIR).") var dataDir: String = env["GANTRY_DATA_DIR"] ?? "./gantry-data"
+    @Option(help: "Public base URL of returned links (env GANTRY_PUBLIC_URL).") var publicURL: String? = env["GANTRY_PUBLIC_URL"]
+    @OptionGroup var functionOptions: FunctionOptions
+    @Option(help: "TLS certificate chain, PEM (env GANTRY_TLS_CERT).") var tlsCert: String? = env["GANTRY_TLS_CERT"]
+    @Option(help: "TLS private key, PEM (env GANTRY_TLS_KEY).") var tlsKey: String? = env["GANTRY_TLS_KEY"]
+    @Option(parsing: .upToNextOption, help: "CIDR ranges inputs may be fetched from despite the egress policy (env GANTRY_ALLOW_EGRESS, comma-separated).")
+    var allowEgress: [String] = (env["GANTRY_ALLOW_EGRESS"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    @Option(help: "File of API keys, one token per line (env GANTRY_API_KEYS_FILE). GANTRY_API_KEYS may also list comma-separated tokens.")
+    var apiKeysFile: String? = env["GANTRY_API_KEYS_FILE"]
+    @Option(help: "Request store: sqlite or memory (env GANTRY_STORE).") var store: String = env["GANTRY_STORE"] ?? "sqlite"
+    @Option(help: "Days to keep finished requests (env GANTRY_RETENTION_DAYS).") var retentionDays: Double = Double(env["GANTRY_RETENTION_DAYS"] ?? "") ?? 7
+    @Option(help: "Seconds running work may finish after SIGTERM (env GANTRY_SHUTDOWN_GRACE).") var shutdownGrace: Double = Double(env["GANTRY_SHUTDOWN_GRACE"] ?? "") ?? 30
+    @Option(help: "Lease length in seconds (env GANTRY_LEASE_SECONDS).") var leaseSeconds: Double = Double(env["GANTRY_LEASE_SECONDS"] ?? "") ?? 60
+    @Option(help: "Log level: trace, debug, info, notice, warning, error (env GANTRY_LOG_LEVEL).") var logLevel: String = env["GANTRY_LOG_LEVEL"] ?? "info"
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let logger = Logger(label: "gantry")
+
+        var configuration = ServerConfiguration()
+        configuration.host = host
+        configuration.port = port
+        configuration.dataDirectory = dataDir
+        configuration.publicURL = publicURL
+        configuration.functionsDirectory = functionOptions.functions
+        configuration.schemasDirectory = functionOptions.schemas
+        configuration.tlsCertificatePath = tlsCert
+        configuration.tlsKeyPath = tlsKey
+        configuration.allowEgress = allowEgress
+        configuration.apiKeys = try loadKeys()
+        guard let storeKind = ["sqlite": ServerConfiguration.StoreKind.sqlite, "memory": .memory][store] else {
+            throw ValidationError("--store must be sqlite or memory")
+        }
+        configuration.store = storeKind
+        configuration.dispatcher.retention = retentionDays * 86_400
+        configuration.dispatcher.shutdownGrace = shutdownGrace
+        configuration.dispatcher.leaseDuration = leaseSeconds
+        configuration.dispatcher.heartbeatInterval = min(15, leaseSeconds / 4)
+        do {
+            let host = try await buildApplication(configuration: configuration, handlers: Handlers.all, metrics: registry, logger: logger)
+            try await host.application.runService()
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.message)
+        }
+    }
+
+    private func loadKeys() throws -> [APIKey] {
+        var keys = APIKey.parseList(Self.env["GANTRY_API_KEYS"] ?? "")
+        if let apiKeysFile {
+            guard let text = try? String(contentsOfFile: apiKeysFile, encoding: .utf8) else {
+                throw ValidationError("--api-keys-file \(apiKeysFile) cannot be read")
+            }
+            keys += APIKey.parseList(text)
+        }
+        return keys
+    }
+}
