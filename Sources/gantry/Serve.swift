@@ -27,6 +27,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Days to keep finished requests (env GANTRY_RETENTION_DAYS).") var retentionDays: Double = Double(env["GANTRY_RETENTION_DAYS"] ?? "") ?? 7
     @Option(help: "Seconds running work may finish after SIGTERM (env GANTRY_SHUTDOWN_GRACE).") var shutdownGrace: Double = Double(env["GANTRY_SHUTDOWN_GRACE"] ?? "") ?? 30
     @Option(help: "Lease length in seconds (env GANTRY_LEASE_SECONDS).") var leaseSeconds: Double = Double(env["GANTRY_LEASE_SECONDS"] ?? "") ?? 60
+    @Option(help: "Largest accepted request body in bytes (env GANTRY_MAX_BODY_BYTES).") var maxBodyBytes: Int = Int(env["GANTRY_MAX_BODY_BYTES"] ?? "") ?? 80 * 1024 * 1024
     @Option(help: "Log level: trace, debug, info, notice, warning, error (env GANTRY_LOG_LEVEL).") var logLevel: String = env["GANTRY_LOG_LEVEL"] ?? "info"
 
     func run() async throws {
@@ -55,6 +56,7 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--store must be sqlite or memory")
         }
         configuration.store = storeKind
+        configuration.maxBodyBytes = maxBodyBytes
         configuration.dispatcher.retention = retentionDays * 86_400
         configuration.dispatcher.shutdownGrace = shutdownGrace
         configuration.dispatcher.leaseDuration = leaseSeconds

@@ -23,6 +23,8 @@ extension Dispatcher {
             reporter: StoreReporter(store: store, notifier: notifier, requestID: record.id, attempt: record.attempt, maxLines: configuration.maxLogLinesPerAttempt, logger: logger),
             fetcher: environment.fetcher, files: environment.files, publicURL: environment.publicURL.string, now: configuration.now)
         logger.info("running")
+        // A cancel that arrived while a previous attempt's runner was dying survives the rescue; honour it now.
+        if record.cancelRequested { control.stop(.user) }
 
         let outcome = await withTaskGroup(of: RunOutcome?.self) { group in
             group.addTask { await FunctionRunner.run(function, input: record.input, context: context, control: control) }

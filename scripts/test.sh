@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what the tests need and runs every test: the Swift tiers (unit, store conformance, router, live)
+# and the Python tier (the pinned official fal_client against a live TLS server, crash, bad input).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh --test
+
+# Python test dependencies, pinned. A virtual environment keeps them off the system interpreter.
+if [[ ! -x .venv/bin/python ]]; then
+  python3 -m venv .venv 2>/dev/null || { rm -rf .venv; python3 -m pip install -q --upgrade pip >/dev/null 2>&1 || true; }
+fi
+if [[ -x .venv/bin/python ]]; then PYTHON=.venv/bin/python; else PYTHON=python3; fi
+$PYTHON -m pip install -q --disable-pip-version-check -r Tests/compat/requirements.txt
+
+swift build --build-tests
+swift test --skip-build
+
+GANTRY_BIN="$PWD/.build/debug/gantry" $PYTHON -m pytest -q -p no:cacheprovider Tests/compat
