@@ -45,9 +45,10 @@ public enum JSONValue: Sendable, Equatable, Codable {
         }
     }
 
-    /// Parses JSON bytes. Throws `DecodingError` for malformed input.
+    /// Parses JSON bytes strictly (RFC 8259: no trailing commas, comments or NaN).
     public static func parse(_ data: Data) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: data)
+        var parser = JSONParser(data)
+        return try parser.parseDocument()
     }
 
     /// Encodes the value as compact JSON with sorted keys.

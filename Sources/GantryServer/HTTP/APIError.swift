@@ -57,7 +57,10 @@ struct ErrorEnvelopeMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let error as APIError {
+        } catch var error as APIError {
+            // fal clients treat a 5xx without x-fal-request-id as a gateway error and retry it; every error here
+            // comes from the host itself, so it always carries one.
+            if error.headers[.falRequestID] == nil { error.headers[.falRequestID] = UUID().uuidString.lowercased() }
             throw error
         } catch let error as HTTPError {
             let type: String = switch error.status.code {
@@ -67,10 +70,10 @@ struct ErrorEnvelopeMiddleware<Context: RequestContext>: RouterMiddleware {
             case 400: "bad_request"
             default: "http_error"
             }
-            throw APIError(error.status, type, error.body ?? error.status.reasonPhrase, headers: error.headers)
+            throw APIError(error.status, type, error.body ?? error.status.reasonPhrase, headers: error.headers + [.falRequestID: UUID().uuidString.lowercased()])
         } catch {
             context.logger.error("unhandled error", metadata: ["error": "\(error)"])
-            throw APIError(.internalServerError, "internal_error", "Internal server error")
+            throw APIError(.internalServerError, "internal_error", "Internal server error", headers: [.falRequestID: UUID().uuidString.lowercased()])
         }
     }
 }

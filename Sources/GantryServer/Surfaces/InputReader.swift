@@ -2,6 +2,7 @@ import Foundation
 import GantryCore
 import HTTPTypes
 import Hummingbird
+import NIOCore
 
 /// Reads a function's JSON input from a request body and validates it against the function's input schema.
 ///
@@ -13,6 +14,8 @@ enum InputReader {
         do {
             buffer = try await request.body.collect(upTo: maxBytes)
         } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw APIError(.contentTooLarge, "request_too_large", "Request body is larger than \(maxBytes) bytes")
+        } catch is NIOTooManyBytesError {
             throw APIError(.contentTooLarge, "request_too_large", "Request body is larger than \(maxBytes) bytes")
         }
         let value: JSONValue
