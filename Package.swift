@@ -75,9 +75,11 @@ let package = Package(
         .testTarget(name: "EgressTests", dependencies: ["Egress"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
         .testTarget(name: "GantryServerTests", dependencies: [
-            "GantryServer", "GantryCore", "Egress", "Imaging",
+            "GantryServer", "GantryCore", "Egress", "Imaging", "BuiltinFunctions",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
     ]
 )

@@ -30,7 +30,9 @@ public struct FunctionRegistry: Sendable {
     /// to the handler of that name. Unknown handlers, missing schemas and duplicate ids are configuration errors.
     public static func load(functionsDirectory: String, schemasDirectory: String, handlers: [String: AnyHostedFunction]) throws -> FunctionRegistry {
         let fileManager = FileManager.default
-        guard let enumerator = fileManager.enumerator(atPath: functionsDirectory) else {
+        var isDirectory: ObjCBool = false
+        guard fileManager.fileExists(atPath: functionsDirectory, isDirectory: &isDirectory), isDirectory.boolValue,
+              let enumerator = fileManager.enumerator(atPath: functionsDirectory) else {
             throw ConfigurationError("functions directory \(functionsDirectory) cannot be read")
         }
         var functions: [RegisteredFunction] = []
@@ -43,7 +45,11 @@ public struct FunctionRegistry: Sendable {
             } catch {
                 throw ConfigurationError("manifest \(path) is invalid: \(error)")
             }
-            try manifest.validate()
+            do {
+                try manifest.validate()
+            } catch let error as ConfigurationError {
+                throw ConfigurationError("\(path): \(error.message)")
+            }
             guard seen.insert(manifest.id).inserted else { throw ConfigurationError("manifest \(path): duplicate id \(manifest.id)") }
             guard let handler = handlers[manifest.handler] else {
                 throw ConfigurationError("manifest \(path): unknown handler \(manifest.handler)")

@@ -22,7 +22,7 @@ public final class ChangeNotifier: @unchecked Sendable {
     public func publish(_ key: String) {
         let fired = lock.withLock { subscriptions.removeValue(forKey: key) }
         for subscription in fired?.values ?? [:].values {
-            subscription.fire()
+            subscription.publishFired()
         }
     }
 
@@ -49,6 +49,8 @@ public final class Subscription: @unchecked Sendable {
     private weak var notifier: ChangeNotifier?
     private let lock = NSLock()
     private var state = State.pending
+    /// Set only by `publish`, not by timeouts or cancellation, which also end a wait.
+    private var published = false
 
     fileprivate init(key: String, notifier: ChangeNotifier) {
         self.key = key
@@ -56,9 +58,14 @@ public final class Subscription: @unchecked Sendable {
     }
 
     /// Whether the key changed since `subscribe`.
-    public var hasFired: Bool { lock.withLock { if case .fired = state { true } else { false } } }
+    public var hasFired: Bool { lock.withLock { published } }
 
-    fileprivate func fire() {
+    fileprivate func publishFired() {
+        lock.withLock { published = true }
+        fire()
+    }
+
+    private func fire() {
         let continuation: CheckedContinuation<Void, Never>? = lock.withLock {
             defer { state = .fired }
             if case .waiting(let continuation) = state { return continuation }
@@ -75,7 +82,7 @@ public final class Subscription: @unchecked Sendable {
                 await withTaskCancellationHandler {
                     await withCheckedContinuation { continuation in
                         let resumeNow: Bool = self.lock.withLock {
-                            if case .pending = self.state, !Task.isCancelled {
+                            if case .pending = self.state, !Task.isCancelled, !self.published {
                                 self.state = .waiting(continuation)
                                 return false
                             }

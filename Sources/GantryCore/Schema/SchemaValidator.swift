@@ -41,7 +41,10 @@ public struct SchemaValidator: Sendable {
             guard let next = current[part] else { return node }
             current = next
         }
-        return current
+        // Keys written beside `$ref` (pydantic puts `default` and `description` there) refine the target.
+        guard case .object(var merged) = current, let siblings = node.objectValue, siblings.count > 1 else { return current }
+        for (key, value) in siblings where key != "$ref" { merged[key] = value }
+        return .object(merged)
     }
 
     private func check(_ value: JSONValue, against rawNode: JSONValue, at loc: [JSONValue], issues: inout [ValidationIssue]) -> JSONValue {

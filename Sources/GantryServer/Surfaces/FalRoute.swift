@@ -51,9 +51,11 @@ enum FalRoute: Equatable {
         }
         let parts = Array(segments)
         guard parts.count >= 2 else { return nil }
-        if isQueue, parts.count >= 4, parts[2] == "requests" {
-            let request = RequestPath(namespace: namespace, owner: parts[0], alias: parts[1], id: parts[3])
-            let tail = parts[4...]
+        // Status, result and cancel are keyed by owner/alias; an endpoint path before `requests` is accepted and
+        // ignored (function ids never contain a `requests` segment, manifests refuse it).
+        if isQueue, let marker = parts.indices.dropFirst(2).first(where: { parts[$0] == "requests" }), marker + 1 < parts.count {
+            let request = RequestPath(namespace: namespace, owner: parts[0], alias: parts[1], id: parts[marker + 1])
+            let tail = parts[(marker + 2)...]
             switch (method, Array(tail)) {
             case (.get, []): return .result(request)
             case (.get, ["status"]): return .status(request, stream: false)
