@@ -16,7 +16,8 @@ struct Run: AsyncParsableCommand {
     @OptionGroup var functionOptions: FunctionOptions
 
     func run() async throws {
-        let logger = Logger(label: "gantry.run")
+        var logger = Logger(label: "gantry.run")
+        logger.logLevel = .warning
         let registry: FunctionRegistry
         do {
             registry = try FunctionRegistry.load(functionsDirectory: functionOptions.functions, schemasDirectory: functionOptions.schemas, handlers: Handlers.all)

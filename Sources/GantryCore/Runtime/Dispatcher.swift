@@ -82,6 +82,9 @@ public final class Dispatcher: Service, @unchecked Sendable {
         let controls = lock.withLock { Array(running.values) }
         if !controls.isEmpty { logger.notice("grace period over; releasing \(controls.count) running request(s) to the queue") }
         for control in controls { control.stop(.shutdown) }
+        // Stay alive until the workers have recorded the releases: returning would cancel them (see `run`), and a
+        // cancelled task cannot write to the store.
+        while !Task.isCancelled { try? await Task.sleep(for: .seconds(3_600)) }
     }
 
     private func workerLoop(_ function: RegisteredFunction) async {
