@@ -345,7 +345,7 @@ final class ClientHandler: ChannelInboundHandler {
                 if drainFirstPass { result.notCompletedFirstPass += 1 }
                 drainFirstPass = false
                 let uri = requestBase + shared.ids[drainIndex] + "/status"
-                context.eventLoop.scheduleTask(in: .milliseconds(20)) { [weak self] in
+                context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(20)) { [weak self] in
                     guard let self, let context = self.context, !self.finished else { return }
                     self.send(context: context, method: .GET, uri: uri, body: false)
                 }
@@ -358,7 +358,7 @@ final class ClientHandler: ChannelInboundHandler {
         if interval <= 0 {
             send(context: context, method: .GET, uri: uri, body: false)
         } else {
-            context.eventLoop.scheduleTask(in: .microseconds(Int64(interval * 1000))) { [weak self] in
+            context.eventLoop.assumeIsolated().scheduleTask(in: .microseconds(Int64(interval * 1000))) { [weak self] in
                 guard let self, let context = self.context, !self.finished else { return }
                 self.send(context: context, method: .GET, uri: uri, body: false)
             }
@@ -408,7 +408,18 @@ struct LoadGen {
                 done.succeed(())
             }
         }
+        // Progress on stderr every 10 s for the long count-bounded modes.
+        var progress: RepeatedTask?
+        if options.mode == .submit || options.mode == .drain {
+            let total = options.mode == .drain ? ids.count : options.count
+            progress = group.next().scheduleRepeatedTask(initialDelay: .seconds(10), delay: .seconds(10)) { _ in
+                let left = shared.remaining.withLockedValue { $0 }
+                let seconds = Int(Double(nowNanos() - shared.start) / 1e9)
+                FileHandle.standardError.write(Data("gantry-loadgen: \(options.mode) \(total - left) of \(total) started after \(seconds) s\n".utf8))
+            }
+        }
         try EventLoopFuture.andAllSucceed(futures, on: group.next()).wait()
+        progress?.cancel()
         let end = nowNanos()
         try group.syncShutdownGracefully()
 
