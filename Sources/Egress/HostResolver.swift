@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CCurl  // brings SOCK_STREAM into scope in release builds, where Glibc alone did not
 
 /// Resolves host names with the system resolver, off the cooperative pool.
 ///
