@@ -46,6 +46,7 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .target(name: "BuiltinFunctions", dependencies: ["GantryCore", "Imaging"]),
+        .target(name: "Fooocus", dependencies: ["Imaging"]),
         .target(name: "GantryServer", dependencies: [
             "GantryCore", "GantrySQLite", "Egress", "Imaging", "BuiltinFunctions",
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -84,6 +85,7 @@ let package = Package(
         ]),
         .testTarget(name: "EgressTests", dependencies: ["Egress"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        .testTarget(name: "FooocusTests", dependencies: ["Fooocus", "Imaging"]),
         .testTarget(name: "GantryServerTests", dependencies: [
             "GantryServer", "GantryCore", "Egress", "Imaging", "BuiltinFunctions",
             .product(name: "Hummingbird", package: "hummingbird"),

@@ -91,8 +91,8 @@ extension Dispatcher {
         }
         do {
             if try await store.requestFinish(params) {
-                Counter(label: "gantry_requests_total", dimensions: [("function", function.id), ("state", params.state.rawValue)]).increment()
-                Timer(label: "gantry_run_duration_seconds", dimensions: [("function", function.id)], preferredDisplayUnit: .seconds).recordSeconds(elapsed)
+                RuntimeMetrics.shared.finished(function.id, params.state).increment()
+                RuntimeMetrics.shared.runDuration(function.id).recordSeconds(elapsed)
                 logger.info("finished", metadata: ["state": "\(params.state.rawValue)", "seconds": "\(String(format: "%.3f", elapsed))"])
             } else {
                 logger.warning("finish lost: the request moved on while this attempt ran")

@@ -49,7 +49,7 @@ public struct RequestQueue: Sendable {
             id: UUID().uuidString.lowercased(), tenant: submission.tenant, functionID: submission.function.id, input: submission.input,
             priority: submission.priority, maxAttempts: submission.function.manifest.maxAttempts, createdAt: now,
             startDeadline: submission.startTimeout.map { now.addingTimeInterval($0) }, webhookURL: submission.webhookURL))
-        Counter(label: "gantry_requests_submitted_total", dimensions: [("function", submission.function.id)]).increment()
+        RuntimeMetrics.shared.submitted(submission.function.id).increment()
         notifier.publish(Dispatcher.workKey(submission.function.id))
         return record
     }
@@ -76,7 +76,7 @@ public struct RequestQueue: Sendable {
         let outcome = try await store.requestCancel(id: id, now: configuration.now())
         if outcome == .cancelRequested { dispatcher.stopLocal(id, reason: .user) }
         if outcome == .cancelled {
-            Counter(label: "gantry_requests_total", dimensions: [("function", (try? await store.requestGet(id: id))?.functionID ?? "unknown"), ("state", "cancelled")]).increment()
+            RuntimeMetrics.shared.finished((try? await store.requestGet(id: id))?.functionID ?? "unknown", .cancelled).increment()
         }
         notifier.publish(id)
         return outcome
@@ -84,13 +84,13 @@ public struct RequestQueue: Sendable {
 
     /// Runs a function right away, without storing the request (fal's run surface), under the function's
     /// concurrency limit and execution timeout. Cancelling the calling task (the client went away) stops the run.
-    public func runSync(function: RegisteredFunction, input: Data, tenant: String, requestID: String) async -> RunOutcome {
+    public func runSync(function: RegisteredFunction, input: Data, syncMode: Bool, tenant: String, requestID: String) async -> RunOutcome {
         var logger = self.logger
         logger[metadataKey: "request_id"] = "\(requestID)"
         logger[metadataKey: "function"] = "\(function.id)"
         let environment = dispatcher.environment
         let context = RunContext(
-            requestID: requestID, functionID: function.id, tenant: tenant, attempt: 1, syncMode: Dispatcher.syncMode(of: input),
+            requestID: requestID, functionID: function.id, tenant: tenant, attempt: 1, syncMode: syncMode,
             deadline: configuration.now().addingTimeInterval(function.manifest.timeoutSeconds), logger: logger,
             reporter: LoggerReporter(logger: logger), fetcher: environment.fetcher, files: environment.files,
             publicURL: environment.publicURL.string, now: configuration.now)
@@ -104,8 +104,7 @@ public struct RequestQueue: Sendable {
             control.stop(.user)
         }
         await limiter.release()
-        Timer(label: "gantry_run_duration_seconds", dimensions: [("function", function.id)], preferredDisplayUnit: .seconds)
-            .recordSeconds(configuration.now().timeIntervalSince(started))
+        RuntimeMetrics.shared.runDuration(function.id).recordSeconds(configuration.now().timeIntervalSince(started))
         return outcome
     }
 }

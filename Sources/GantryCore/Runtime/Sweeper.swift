@@ -55,7 +55,7 @@ public final class Sweeper: Service, Sendable {
         for outcome in rescued {
             logger.warning("rescued a request whose runner disappeared", metadata: ["request_id": "\(outcome.id)", "state": "\(outcome.state.rawValue)"])
             if outcome.state == .failed {
-                Counter(label: "gantry_requests_total", dimensions: [("function", outcome.functionID), ("state", "failed")]).increment()
+                RuntimeMetrics.shared.finished(outcome.functionID, .failed).increment()
             }
             notifier.publish(outcome.id)
             notifier.publish(Dispatcher.workKey(outcome.functionID))

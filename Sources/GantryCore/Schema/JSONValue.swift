@@ -51,13 +51,6 @@ public enum JSONValue: Sendable, Equatable, Codable {
         return try parser.parseDocument()
     }
 
-    /// Encodes the value as compact JSON with sorted keys.
-    public func encoded() -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(self)) ?? Data("null".utf8)
-    }
-
     public subscript(key: String) -> JSONValue? {
         if case .object(let object) = self { return object[key] }
         return nil

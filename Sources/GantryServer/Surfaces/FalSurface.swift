@@ -49,7 +49,7 @@ struct FalSurface: Sendable {
         if let webhook, !(webhook.hasPrefix("http://") || webhook.hasPrefix("https://")) {
             throw APIError.field(["query", "fal_webhook"], "Webhook URL must be an http or https URL", type: "value_error")
         }
-        let record = try await queue.submit(.init(function: function, input: input, tenant: context.tenant,
+        let record = try await queue.submit(.init(function: function, input: input.data, tenant: context.tenant,
                                                   priority: RequestPriority(header: request.headers[.falQueuePriority]),
                                                   startTimeout: startTimeout, webhookURL: webhook))
         let position = try await queue.queuePosition(id: record.id) ?? 0
@@ -76,7 +76,7 @@ struct FalSurface: Sendable {
         let input = try await InputReader.read(request, function: function, maxBytes: configuration.maxBodyBytes)
         let requestID = UUID().uuidString.lowercased()
         let headers: HTTPFields = [.falRequestID: requestID]
-        switch await queue.runSync(function: function, input: input, tenant: context.tenant, requestID: requestID) {
+        switch await queue.runSync(function: function, input: input.data, syncMode: input.syncMode, tenant: context.tenant, requestID: requestID) {
         case .succeeded(let body): return .json(data: body, headers: headers)
         case .failed(let error): return .json(data: error.body(), status: .init(code: error.status), headers: headers + [.falErrorType: error.errorType])
         case .stopped(.timeout): throw APIError(.gatewayTimeout, "request_timeout", "Request timed out after \(Int(function.manifest.timeoutSeconds)) s", headers: headers)

@@ -9,7 +9,13 @@ import NIOCore
 /// Malformed JSON is 400 `json_invalid`, a non-JSON content type 415, a body over the limit 413, and a value that
 /// breaks the schema 422 with one pydantic-style item per problem.
 enum InputReader {
-    static func read(_ request: Request, function: RegisteredFunction, maxBytes: Int) async throws -> Data {
+    /// A validated input: its JSON bytes (defaults applied) and whether it asks for `sync_mode`.
+    struct Input {
+        var data: Data
+        var syncMode: Bool
+    }
+
+    static func read(_ request: Request, function: RegisteredFunction, maxBytes: Int) async throws -> Input {
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: maxBytes)
@@ -36,7 +42,7 @@ enum InputReader {
         }
         switch function.validate(value) {
         case .success(let validated):
-            return validated.encoded()
+            return Input(data: validated.encoded(), syncMode: validated["sync_mode"]?.boolValue ?? false)
         case .failure(let failure):
             throw APIError(FunctionError.validation(failure))
         }

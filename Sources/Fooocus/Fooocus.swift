@@ -1,0 +1,1 @@
+// The Fooocus pipeline stages; see the files beside this one.
