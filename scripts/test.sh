@@ -12,6 +12,9 @@ fi
 if [[ -x .venv/bin/python ]]; then PYTHON=.venv/bin/python; else PYTHON=python3; fi
 $PYTHON -m pip install -q --disable-pip-version-check -r Tests/compat/requirements.txt
 
+# Golden outputs of the Fooocus stages, made by the repo's reference script with pinned Pillow/OpenCV/NumPy.
+scripts/make-goldens.sh .build/goldens
+
 swift build --build-tests
 swift test --skip-build
 

@@ -100,10 +100,9 @@ private final class Ledger: @unchecked Sendable {
 }
 
 extension ConcurrencyLimiter {
-    /// Logs entry and starts waiting in one actor turn, so `entered` is exactly the limiter's waiting order.
+    /// Logs entry under the limiter's lock as the caller takes its place, so `entered` is exactly the waiting order.
     fileprivate func acquireLogged(_ id: Int, _ ledger: Ledger) async {
-        ledger.enter(id)
-        await acquire()
+        await acquire(whenQueued: { ledger.enter(id) })
     }
 }
 
@@ -124,7 +123,7 @@ struct ConcurrencyLimiterTests {
             #expect(await eventually { ledger.entered.count == 8 })
             #expect(ledger.granted.isEmpty)
             for released in 1...8 {
-                await limiter.release()
+                limiter.release()
                 #expect(await eventually { ledger.granted.count == released })
             }
         }

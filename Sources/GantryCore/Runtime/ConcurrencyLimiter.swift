@@ -1,8 +1,15 @@
+import Foundation
+
 /// Bounds how many runs of one function execute at once in this process; queued workers and synchronous runs
 /// share it, so a function's manifest `concurrency` holds whichever surface the work came from.
-public actor ConcurrencyLimiter {
+///
+/// A lock rather than an actor: the uncontended path (a permit is free) takes no suspension at all, which matters
+/// on the synchronous run path where every request acquires and releases once.
+public final class ConcurrencyLimiter: @unchecked Sendable {
+    private let lock = NSLock()
     private var available: Int
     private var waiters: [CheckedContinuation<Void, Never>] = []
+    private var head = 0
 
     public init(permits: Int) {
         available = permits
@@ -10,20 +17,49 @@ public actor ConcurrencyLimiter {
 
     /// Waits for a permit. Permits are granted in FIFO order.
     public func acquire() async {
-        if available > 0 {
+        await acquire(whenQueued: nil)
+    }
+
+    /// `whenQueued` runs under the limiter's lock at the moment the caller takes its place (tests use it to record
+    /// the exact waiting order).
+    func acquire(whenQueued: (() -> Void)?) async {
+        let granted: Bool = lock.withLock {
+            whenQueued?()
+            guard available > 0 else { return false }
             available -= 1
-            return
+            return true
         }
-        await withCheckedContinuation { waiters.append($0) }
+        if granted { return }
+        await withCheckedContinuation { continuation in
+            let grantedNow: Bool = lock.withLock {
+                // A release between the check above and here may have freed a permit.
+                if available > 0 {
+                    available -= 1
+                    return true
+                }
+                waiters.append(continuation)
+                return false
+            }
+            if grantedNow { continuation.resume() }
+        }
     }
 
     /// Returns a permit, handing it straight to the oldest waiter if there is one.
     public func release() {
-        if waiters.isEmpty {
-            available += 1
-        } else {
-            waiters.removeFirst().resume()
+        let next: CheckedContinuation<Void, Never>? = lock.withLock {
+            guard head < waiters.count else {
+                available += 1
+                return nil
+            }
+            let waiter = waiters[head]
+            head += 1
+            if head > 64 && head * 2 > waiters.count {
+                waiters.removeFirst(head)
+                head = 0
+            }
+            return waiter
         }
+        next?.resume()
     }
 
     /// Runs `body` holding a permit.

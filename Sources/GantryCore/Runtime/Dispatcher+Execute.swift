@@ -11,7 +11,7 @@ extension Dispatcher {
         requestLogger[metadataKey: "attempt"] = "\(record.attempt)"
         let logger = requestLogger
         let control = RunControl()
-        register(record.id, control)
+        register(RunningEntry(id: record.id, attempt: record.attempt, control: control))
         defer { unregister(record.id) }
         notifier.publish(record.id)
 
@@ -26,37 +26,25 @@ extension Dispatcher {
         // A cancel that arrived while a previous attempt's runner was dying survives the rescue; honour it now.
         if record.cancelRequested { control.stop(.user) }
 
-        let outcome = await withTaskGroup(of: RunOutcome?.self) { group in
-            group.addTask { await FunctionRunner.run(function, input: record.input, context: context, control: control) }
-            group.addTask { await self.heartbeat(record, control: control, logger: logger); return nil }
-            var result: RunOutcome = .stopped(.leaseLost)
-            while let next = await group.next() {
-                if let next { result = next; break }
-            }
-            group.cancelAll()
-            return result
-        }
+        let outcome = await FunctionRunner.run(function, input: record.input, context: context, control: control, deadlines: deadlines)
         let elapsed = configuration.now().timeIntervalSince(started)
         await recordOutcome(outcome, for: record, function: function, elapsed: elapsed, logger: logger)
         notifier.publish(record.id)
     }
 
-    private func heartbeat(_ record: RequestRecord, control: RunControl, logger: Logger) async {
-        while true {
-            guard (try? await Task.sleep(for: .seconds(configuration.heartbeatInterval))) != nil else { return }
-            do {
-                let outcome = try await store.requestHeartbeat(RequestHeartbeatParams(
-                    id: record.id, attempt: record.attempt, leaseExpiresAt: configuration.now().addingTimeInterval(configuration.leaseDuration)))
-                switch outcome {
-                case .renewed(let cancelRequested): if cancelRequested { control.stop(.user) }
-                case .lost:
-                    logger.warning("lease lost; abandoning this attempt")
-                    control.stop(.leaseLost)
-                    return
-                }
-            } catch {
-                logger.error("heartbeat failed", metadata: ["error": "\(error)"])
+    /// Renews the lease of one running attempt; a requested cancel or a lost lease stops it.
+    func heartbeat(_ entry: RunningEntry) async {
+        do {
+            let outcome = try await store.requestHeartbeat(RequestHeartbeatParams(
+                id: entry.id, attempt: entry.attempt, leaseExpiresAt: configuration.now().addingTimeInterval(configuration.leaseDuration)))
+            switch outcome {
+            case .renewed(let cancelRequested): if cancelRequested { entry.control.stop(.user) }
+            case .lost:
+                logger.warning("lease lost; abandoning this attempt", metadata: ["request_id": "\(entry.id)"])
+                entry.control.stop(.leaseLost)
             }
+        } catch {
+            logger.error("heartbeat failed", metadata: ["request_id": "\(entry.id)", "error": "\(error)"])
         }
     }
 

@@ -15,8 +15,11 @@ public final class Dispatcher: Service, @unchecked Sendable {
     /// One limiter per function id, shared with synchronous runs.
     public let limiters: [String: ConcurrencyLimiter]
 
+    /// Enforces execution timeouts of queued and synchronous runs.
+    public let deadlines = DeadlineMonitor()
+
     private let lock = NSLock()
-    private var running: [String: RunControl] = [:]
+    private var running: [String: RunningEntry] = [:]
     private var draining = false
 
     public init(store: any JobStore, registry: FunctionRegistry, notifier: ChangeNotifier, environment: RunEnvironment,
@@ -46,6 +49,7 @@ public final class Dispatcher: Service, @unchecked Sendable {
                     }
                 }
                 outer.addTask { await self.releaseAfterGrace() }
+                outer.addTask { await self.maintain() }
                 await outer.next()
                 outer.cancelAll()
             }
@@ -65,7 +69,7 @@ public final class Dispatcher: Service, @unchecked Sendable {
 
     /// Stops a request running in this process (a cancel arrived through this host's API).
     public func stopLocal(_ requestID: String, reason: StopReason) {
-        lock.withLock { running[requestID] }?.stop(reason)
+        lock.withLock { running[requestID] }?.control.stop(reason)
     }
 
     /// The ids of requests running in this process.
@@ -79,7 +83,7 @@ public final class Dispatcher: Service, @unchecked Sendable {
             if Task.isCancelled { return }
         }
         guard (try? await Task.sleep(for: .seconds(configuration.shutdownGrace))) != nil else { return }
-        let controls = lock.withLock { Array(running.values) }
+        let controls = lock.withLock { running.values.map(\.control) }
         if !controls.isEmpty { logger.notice("grace period over; releasing \(controls.count) running request(s) to the queue") }
         for control in controls { control.stop(.shutdown) }
         // Stay alive until the workers have recorded the releases: returning would cancel them (see `run`), and a
@@ -104,16 +108,38 @@ public final class Dispatcher: Service, @unchecked Sendable {
             if let record {
                 subscription.cancel()
                 await execute(record, function: function)
-                await limiter.release()
+                limiter.release()
                 continue
             }
-            await limiter.release()
+            limiter.release()
             await subscription.wait(timeout: .seconds(configuration.pollInterval))
         }
     }
 
-    func register(_ id: String, _ control: RunControl) { lock.withLock { running[id] = control } }
+    func register(_ entry: RunningEntry) { lock.withLock { running[entry.id] = entry } }
     func unregister(_ id: String) { lock.withLock { _ = running.removeValue(forKey: id) } }
+
+    /// One loop for every run in this process: enforces execution deadlines every tick and renews leases every
+    /// heartbeat interval (instead of a timer task and a heartbeat task per run).
+    private func maintain() async {
+        var lastHeartbeat = ContinuousClock.now
+        while !Task.isCancelled {
+            guard (try? await Task.sleep(for: .seconds(configuration.tick))) != nil else { return }
+            deadlines.stopOverdue(now: configuration.now())
+            guard ContinuousClock.now - lastHeartbeat >= .seconds(configuration.heartbeatInterval) else { continue }
+            lastHeartbeat = .now
+            for entry in lock.withLock({ Array(running.values) }) {
+                await heartbeat(entry)
+            }
+        }
+    }
+}
+
+/// A run in progress in this process.
+struct RunningEntry: Sendable {
+    var id: String
+    var attempt: Int
+    var control: RunControl
 }
 
 /// What a run needs from the host besides the store: input fetching, output storage and the public base URL.

@@ -18,6 +18,8 @@ public struct DispatcherConfiguration: Sendable {
     public var retention: TimeInterval
     /// At start-up, treat every running request as abandoned (true for the embedded single-process host).
     public var rescueAllRunningAtStart: Bool
+    /// How often execution deadlines are checked (default 0.1 s): a run overshoots its timeout by at most this.
+    public var tick: TimeInterval
     /// Log lines kept per attempt; later lines are dropped with a note.
     public var maxLogLinesPerAttempt: Int
     /// The clock; tests inject their own.
@@ -27,7 +29,7 @@ public struct DispatcherConfiguration: Sendable {
         owner: String = "gantry-\(UUID().uuidString.prefix(8).lowercased())", leaseDuration: TimeInterval = 60,
         heartbeatInterval: TimeInterval = 15, pollInterval: TimeInterval = 1, shutdownGrace: TimeInterval = 30,
         sweepInterval: TimeInterval = 1, retention: TimeInterval = 7 * 86_400, rescueAllRunningAtStart: Bool = true,
-        maxLogLinesPerAttempt: Int = 1_000, now: @escaping @Sendable () -> Date = { Date() }
+        tick: TimeInterval = 0.1, maxLogLinesPerAttempt: Int = 1_000, now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.owner = owner
         self.leaseDuration = leaseDuration
@@ -37,6 +39,7 @@ public struct DispatcherConfiguration: Sendable {
         self.sweepInterval = sweepInterval
         self.retention = retention
         self.rescueAllRunningAtStart = rescueAllRunningAtStart
+        self.tick = tick
         self.maxLogLinesPerAttempt = maxLogLinesPerAttempt
         self.now = now
     }
@@ -47,7 +50,7 @@ public struct DispatcherConfiguration: Sendable {
         if heartbeatInterval <= 0 || heartbeatInterval >= leaseDuration {
             throw ConfigurationError("heartbeatInterval must be positive and shorter than leaseDuration")
         }
-        if pollInterval <= 0 || sweepInterval <= 0 { throw ConfigurationError("pollInterval and sweepInterval must be positive") }
+        if pollInterval <= 0 || sweepInterval <= 0 || tick <= 0 { throw ConfigurationError("pollInterval, sweepInterval and tick must be positive") }
         if shutdownGrace < 0 || retention <= 0 { throw ConfigurationError("shutdownGrace must be >= 0 and retention positive") }
     }
 }

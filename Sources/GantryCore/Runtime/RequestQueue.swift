@@ -98,12 +98,8 @@ public struct RequestQueue: Sendable {
         let limiter = dispatcher.limiters[function.id] ?? ConcurrencyLimiter(permits: 1)
         await limiter.acquire()
         let started = configuration.now()
-        let outcome = await withTaskCancellationHandler {
-            await FunctionRunner.run(function, input: input, context: context, control: control)
-        } onCancel: {
-            control.stop(.user)
-        }
-        await limiter.release()
+        let outcome = await FunctionRunner.run(function, input: input, context: context, control: control, deadlines: dispatcher.deadlines)
+        limiter.release()
         RuntimeMetrics.shared.runDuration(function.id).recordSeconds(configuration.now().timeIntervalSince(started))
         return outcome
     }
