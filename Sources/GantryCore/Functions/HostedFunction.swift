@@ -10,31 +10,52 @@ public protocol HostedFunction: Sendable {
     /// Runs one request. Throw `FunctionError` for answers other than success; check `Task.isCancelled` (or call
     /// `try Task.checkCancellation()`) between steps so cancellation and timeouts take effect promptly.
     func run(_ input: Input, context: RunContext) async throws -> Output
+
+    /// Checks, at submit time, what the schema cannot express (a combination of fields, a capability the engine
+    /// lacks). Throw `FunctionError` to refuse the request before it is queued. The default accepts everything.
+    func check(_ input: Input) throws
+
+    /// Whether `check` does anything; when false the host skips decoding the input for it.
+    static var checksAtSubmit: Bool { get }
+}
+
+extension HostedFunction {
+    public func check(_ input: Input) throws {}
+    public static var checksAtSubmit: Bool { false }
 }
 
 /// A hosted function with its types erased to JSON bytes, as the dispatcher calls it.
 public struct AnyHostedFunction: Sendable {
     private let body: @Sendable (Data, RunContext) async throws -> Data
+    private let checker: (@Sendable (Data) throws -> Void)?
 
     public init<Function: HostedFunction>(_ function: Function) {
+        checker = Function.checksAtSubmit ? { data in try function.check(try Self.decode(Function.Input.self, data)) } : nil
         body = { data, context in
-            let input: Function.Input
-            if Function.Input.self == JSONValue.self {
-                // Functions that take JSON as it is (echo) skip the Codable round trip.
-                input = try JSONValue.parse(data) as! Function.Input
-            } else {
-                do {
-                    input = try JSONDecoder().decode(Function.Input.self, from: data)
-                } catch let error as DecodingError {
-                    throw FunctionError.decoding(error)
-                }
-            }
+            let input = try Self.decode(Function.Input.self, data)
             let output = try await function.run(input, context: context)
             if let json = output as? JSONValue { return json.encoded() }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.withoutEscapingSlashes]
             return try encoder.encode(output)
         }
+    }
+
+    private static func decode<Input: Decodable>(_ type: Input.Type, _ data: Data) throws -> Input {
+        if Input.self == JSONValue.self {
+            // Functions that take JSON as it is (echo) skip the Codable round trip.
+            return try JSONValue.parse(data) as! Input
+        }
+        do {
+            return try JSONDecoder().decode(Input.self, from: data)
+        } catch let error as DecodingError {
+            throw FunctionError.decoding(error)
+        }
+    }
+
+    /// Decodes the JSON input and runs the function's submit-time check.
+    public func check(input: Data) throws {
+        try checker?(input)
     }
 
     /// Decodes the JSON input, runs the function and encodes its output.

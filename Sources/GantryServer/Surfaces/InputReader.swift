@@ -42,7 +42,13 @@ enum InputReader {
         }
         switch function.validate(value) {
         case .success(let validated):
-            return Input(data: validated.encoded(), syncMode: validated["sync_mode"]?.boolValue ?? false)
+            let data = validated.encoded()
+            do {
+                try function.handler.check(input: data)
+            } catch let error as FunctionError {
+                throw APIError(error)
+            }
+            return Input(data: data, syncMode: validated["sync_mode"]?.boolValue ?? false)
         case .failure(let failure):
             throw APIError(FunctionError.validation(failure))
         }
