@@ -30,7 +30,11 @@ public struct AnyHostedFunction: Sendable {
     private let checker: (@Sendable (Data) throws -> Void)?
 
     public init<Function: HostedFunction>(_ function: Function) {
-        checker = Function.checksAtSubmit ? { data in try function.check(try Self.decode(Function.Input.self, data)) } : nil
+        if Function.checksAtSubmit {
+            checker = { data in try function.check(try Self.decode(Function.Input.self, data)) }
+        } else {
+            checker = nil
+        }
         body = { data, context in
             let input = try Self.decode(Function.Input.self, data)
             let output = try await function.run(input, context: context)
