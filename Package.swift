@@ -46,7 +46,7 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .target(name: "BuiltinFunctions", dependencies: ["GantryCore", "Imaging"]),
-        .target(name: "Fooocus", dependencies: ["Imaging"]),
+        .target(name: "Fooocus", dependencies: ["Imaging", "GantryCore"]),
         .target(name: "GantryServer", dependencies: [
             "GantryCore", "GantrySQLite", "Egress", "Imaging", "BuiltinFunctions",
             .product(name: "Hummingbird", package: "hummingbird"),
