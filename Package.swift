@@ -61,7 +61,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "gantry", dependencies: [
-            "GantryServer", "GantryCore", "BuiltinFunctions", "Imaging",
+            "GantryServer", "GantryCore", "BuiltinFunctions", "Fooocus", "Imaging",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
@@ -87,7 +87,7 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
         .testTarget(name: "FooocusTests", dependencies: ["Fooocus", "Imaging"]),
         .testTarget(name: "GantryServerTests", dependencies: [
-            "GantryServer", "GantryCore", "Egress", "Imaging", "BuiltinFunctions",
+            "GantryServer", "GantryCore", "Egress", "Imaging", "BuiltinFunctions", "Fooocus",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
