@@ -85,7 +85,7 @@ let package = Package(
         ]),
         .testTarget(name: "EgressTests", dependencies: ["Egress"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
-        .testTarget(name: "FooocusTests", dependencies: ["Fooocus", "Imaging"]),
+        .testTarget(name: "FooocusTests", dependencies: ["Fooocus", "Imaging", "GantryCore"]),
         .testTarget(name: "GantryServerTests", dependencies: [
             "GantryServer", "GantryCore", "Egress", "Imaging", "BuiltinFunctions", "Fooocus",
             .product(name: "Hummingbird", package: "hummingbird"),
