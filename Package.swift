@@ -77,6 +77,9 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
 
+        // The imaging/pipeline benchmark (bench/pipeline.sh): Swift side, timed against the Python reference.
+        .executableTarget(name: "gantry-pipeline-bench", dependencies: ["Fooocus", "Imaging"]),
+
         // Tests, one target per module plus the server (router and live tiers).
         .testTarget(name: "GantryCoreTests", dependencies: ["GantryCore"]),
         .testTarget(name: "JobStoreTests", dependencies: [
