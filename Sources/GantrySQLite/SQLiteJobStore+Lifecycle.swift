@@ -6,12 +6,13 @@ import GRDB
 /// writer that lost its lease meanwhile changes nothing; `changesCount` tells the caller whether it won.
 extension SQLiteJobStore {
     public func requestClaim(_ params: RequestClaimParams) async throws -> RequestRecord? {
-        try await pool.write { db in
-            try Row.fetchOne(db, sql: Self.claimSQL, arguments: [
-                "now": params.now.unixSeconds, "owner": params.owner,
-                "expires": params.now.addingTimeInterval(params.leaseDuration).unixSeconds,
-                "function": params.functionID,
-            ]).map(RequestRecord.init(row:))
+        let arguments: StatementArguments = [
+            "now": params.now.unixSeconds, "owner": params.owner,
+            "expires": params.now.addingTimeInterval(params.leaseDuration).unixSeconds,
+            "function": params.functionID,
+        ]
+        return try await write { db in
+            try db.cachedStatement(sql: Self.claimSQL).fetchFirst(arguments, as: RequestRecord.init(statement:))
         }
     }
 
@@ -27,61 +28,66 @@ extension SQLiteJobStore {
         RETURNING \(RequestRow.columns)
         """
 
+    static let heartbeatSQL = """
+        UPDATE requests SET lease_expires_at = ?
+        WHERE id = ? AND state = 'running' AND attempt = ?
+        RETURNING cancel_requested
+        """
+
     public func requestHeartbeat(_ params: RequestHeartbeatParams) async throws -> HeartbeatOutcome {
-        try await pool.write { db in
-            let cancelRequested = try Bool.fetchOne(
-                db, sql: """
-                    UPDATE requests SET lease_expires_at = ?
-                    WHERE id = ? AND state = 'running' AND attempt = ?
-                    RETURNING cancel_requested
-                    """,
-                arguments: [params.leaseExpiresAt.unixSeconds, params.id, params.attempt])
+        let arguments: StatementArguments = [params.leaseExpiresAt.unixSeconds, params.id, params.attempt]
+        return try await write { db in
+            let cancelRequested = try db.cachedStatement(sql: Self.heartbeatSQL).fetchFirst(arguments) { s in
+                Bool.fromStatement(s, atUncheckedIndex: 0) ?? false
+            }
             return cancelRequested.map { HeartbeatOutcome.renewed(cancelRequested: $0) } ?? .lost
         }
     }
 
+    static let finishSQL = """
+        UPDATE requests
+        SET state = ?, result_status = ?, result_body = ?, error_message = ?, error_type = ?,
+            inference_time = ?, finished_at = ?, lease_owner = NULL, lease_expires_at = NULL
+        WHERE id = ? AND state = 'running' AND attempt = ?
+        """
+
     public func requestFinish(_ params: RequestFinishParams) async throws -> Bool {
         precondition(RequestState.running.canTransition(to: params.state) && params.state.isTerminal,
                      "requestFinish needs succeeded, failed or cancelled, not \(params.state)")
-        return try await pool.write { db in
-            try db.execute(
-                sql: """
-                    UPDATE requests
-                    SET state = ?, result_status = ?, result_body = ?, error_message = ?, error_type = ?,
-                        inference_time = ?, finished_at = ?, lease_owner = NULL, lease_expires_at = NULL
-                    WHERE id = ? AND state = 'running' AND attempt = ?
-                    """,
-                arguments: [
-                    params.state.rawValue, params.result?.status, params.result?.body, params.errorMessage,
-                    params.errorType, params.inferenceTime, params.now.unixSeconds, params.id, params.attempt,
-                ])
+        let arguments: StatementArguments = [
+            params.state.rawValue, params.result?.status, params.result?.body, params.errorMessage,
+            params.errorType, params.inferenceTime, params.now.unixSeconds, params.id, params.attempt,
+        ]
+        return try await write { db in
+            try db.cachedStatement(sql: Self.finishSQL).execute(arguments: arguments)
             return db.changesCount == 1
         }
     }
 
+    static let cancelQueuedSQL = "UPDATE requests SET state = 'cancelled', finished_at = ? WHERE id = ? AND state = 'queued'"
+    static let cancelRunningSQL = "UPDATE requests SET cancel_requested = 1 WHERE id = ? AND state = 'running'"
+
     public func requestCancel(id: String, now: Date) async throws -> CancelOutcome {
-        try await pool.write { db in
-            try db.execute(
-                sql: "UPDATE requests SET state = 'cancelled', finished_at = ? WHERE id = ? AND state = 'queued'",
-                arguments: [now.unixSeconds, id])
+        let now = now.unixSeconds
+        return try await write { db in
+            try db.cachedStatement(sql: Self.cancelQueuedSQL).execute(arguments: [now, id])
             if db.changesCount == 1 { return .cancelled }
-            try db.execute(
-                sql: "UPDATE requests SET cancel_requested = 1 WHERE id = ? AND state = 'running'", arguments: [id])
+            try db.cachedStatement(sql: Self.cancelRunningSQL).execute(arguments: [id])
             if db.changesCount == 1 { return .cancelRequested }
-            let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM requests WHERE id = ?", arguments: [id]) != nil
+            let exists = try Bool.fetchOne(db.cachedStatement(sql: Self.requestExistsSQL), arguments: [id]) != nil
             // Neither queued nor running, inside this one write transaction: the request is terminal.
             return exists ? .alreadyCompleted : .notFound
         }
     }
 
+    static let releaseSQL = """
+        UPDATE requests SET state = 'queued', attempt = attempt - 1, \(forgetAttempt)
+        WHERE id = ? AND state = 'running' AND attempt = ?
+        """
+
     public func requestRelease(id: String, attempt: Int) async throws -> Bool {
-        try await pool.write { db in
-            try db.execute(
-                sql: """
-                    UPDATE requests SET state = 'queued', attempt = attempt - 1, \(Self.forgetAttempt)
-                    WHERE id = ? AND state = 'running' AND attempt = ?
-                    """,
-                arguments: [id, attempt])
+        try await write { db in
+            try db.cachedStatement(sql: Self.releaseSQL).execute(arguments: [id, attempt])
             return db.changesCount == 1
         }
     }
@@ -89,17 +95,18 @@ extension SQLiteJobStore {
     /// Going back to `queued` drops the lease and whatever the abandoned attempt reported.
     static let forgetAttempt = "lease_owner = NULL, lease_expires_at = NULL, started_at = NULL, progress = NULL"
 
+    static let expireSQL = """
+        UPDATE requests SET state = 'expired', finished_at = :now
+        WHERE state = 'queued' AND start_deadline IS NOT NULL AND start_deadline < :now
+        RETURNING id, seq
+        """
+
     public func requestExpireOverdue(now: Date) async throws -> [String] {
-        try await pool.write { db in
-            try Row.fetchAll(
-                db, sql: """
-                    UPDATE requests SET state = 'expired', finished_at = :now
-                    WHERE state = 'queued' AND start_deadline IS NOT NULL AND start_deadline < :now
-                    RETURNING id, seq
-                    """,
-                arguments: ["now": now.unixSeconds]
-            )
-            .map { (id: $0["id"] as String, seq: $0["seq"] as Int64) }
+        let now = now.unixSeconds
+        return try await write { db in
+            try db.cachedStatement(sql: Self.expireSQL).fetchAll(["now": now]) { s in
+                (id: String.fromStatement(s, atUncheckedIndex: 0) ?? "", seq: Int64.fromStatement(s, atUncheckedIndex: 1) ?? 0)
+            }
             .sorted { $0.seq < $1.seq }
             .map(\.id)
         }

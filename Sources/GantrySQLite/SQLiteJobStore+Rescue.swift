@@ -19,19 +19,19 @@ extension SQLiteJobStore {
     }
 
     public func requestRescue(_ params: RequestRescueParams) async throws -> [RescueOutcome] {
-        try await pool.write { db in
+        try await write { db in
             try Self.applyRescue(db, Self.rescueCandidates(db, params), params)
         }
     }
 
     /// First half of a rescue, in its own transaction.
     func rescueCandidates(_ params: RequestRescueParams) async throws -> [RescueCandidate] {
-        try await pool.read { db in try Self.rescueCandidates(db, params) }
+        try await pool.unsafeRead { db in try Self.rescueCandidates(db, params) }
     }
 
     /// Second half of a rescue, in its own transaction.
     func applyRescue(_ candidates: [RescueCandidate], _ params: RequestRescueParams) async throws -> [RescueOutcome] {
-        try await pool.write { db in try Self.applyRescue(db, candidates, params) }
+        try await write { db in try Self.applyRescue(db, candidates, params) }
     }
 
     /// Sorted by `seq` in Swift, not SQL: `ORDER BY seq` would tempt the planner into walking the whole table in
@@ -41,17 +41,22 @@ extension SQLiteJobStore {
         WHERE state = 'running' AND lease_expires_at < ?
         """
 
+    static let rescueAllSQL = "SELECT seq, id, function_id, attempt, max_attempts FROM requests WHERE state = 'running'"
+
     private static func rescueCandidates(_ db: Database, _ params: RequestRescueParams) throws -> [RescueCandidate] {
-        let rows = params.includeUnexpiredLeases
-            ? try Row.fetchAll(db, sql: """
-                SELECT seq, id, function_id, attempt, max_attempts FROM requests WHERE state = 'running'
-                """)
-            : try Row.fetchAll(db, sql: rescueExpiredSQL, arguments: [params.now.unixSeconds])
-        return try rows.sorted { ($0["seq"] as Int64) < ($1["seq"] as Int64) }.map { row in
-            RescueCandidate(
-                id: try row.decode(forColumn: "id"), functionID: try row.decode(forColumn: "function_id"),
-                attempt: try row.decode(forColumn: "attempt"), maxAttempts: try row.decode(forColumn: "max_attempts"))
-        }
+        let rows = try params.includeUnexpiredLeases
+            ? db.cachedStatement(sql: rescueAllSQL).fetchAll([], as: candidate)
+            : db.cachedStatement(sql: rescueExpiredSQL).fetchAll([params.now.unixSeconds], as: candidate)
+        return rows.sorted { $0.seq < $1.seq }.map(\.candidate)
+    }
+
+    private static func candidate(_ s: SQLiteStatement) throws -> (seq: Int64, candidate: RescueCandidate) {
+        guard let seq = Int64.fromStatement(s, atUncheckedIndex: 0), let id = String.fromStatement(s, atUncheckedIndex: 1),
+              let functionID = String.fromStatement(s, atUncheckedIndex: 2),
+              let attempt = Int.fromStatement(s, atUncheckedIndex: 3),
+              let maxAttempts = Int.fromStatement(s, atUncheckedIndex: 4)
+        else { throw StoreError.corrupt("a running request has a NULL column") }
+        return (seq, RescueCandidate(id: id, functionID: functionID, attempt: attempt, maxAttempts: maxAttempts))
     }
 
     private static func applyRescue(
@@ -64,22 +69,19 @@ extension SQLiteJobStore {
         for candidate in candidates {
             let exhausted = candidate.attempt >= candidate.maxAttempts
             if exhausted {
-                try db.execute(
-                    sql: """
-                        UPDATE requests
-                        SET state = 'failed', finished_at = :now, error_type = 'runner_disconnected',
-                            error_message = :message, lease_owner = NULL, lease_expires_at = NULL
-                        WHERE \(guardClause)
-                        """,
-                    arguments: [
+                try db.cachedStatement(sql: """
+                    UPDATE requests
+                    SET state = 'failed', finished_at = :now, error_type = 'runner_disconnected',
+                        error_message = :message, lease_owner = NULL, lease_expires_at = NULL
+                    WHERE \(guardClause)
+                    """).execute(arguments: [
                         "id": candidate.id, "attempt": candidate.attempt, "now": params.now.unixSeconds,
                         "message": "the runner stopped renewing its lease "
                             + "(attempt \(candidate.attempt) of \(candidate.maxAttempts))",
                     ])
             } else {
-                try db.execute(
-                    sql: "UPDATE requests SET state = 'queued', \(forgetAttempt) WHERE \(guardClause)",
-                    arguments: ["id": candidate.id, "attempt": candidate.attempt, "now": params.now.unixSeconds])
+                try db.cachedStatement(sql: "UPDATE requests SET state = 'queued', \(forgetAttempt) WHERE \(guardClause)")
+                    .execute(arguments: ["id": candidate.id, "attempt": candidate.attempt, "now": params.now.unixSeconds])
             }
             guard db.changesCount == 1 else { continue }
             outcomes.append(RescueOutcome(

@@ -10,6 +10,10 @@ import GRDB
 /// for the read-then-write paths (rescue).
 public final class SQLiteJobStore: JobStore {
     let pool: DatabasePool
+    /// Every write of the store goes through this group commit (see `WriteBatcher`).
+    let writes: WriteBatcher
+    /// Connections for the synchronous point reads (see `pointRead`).
+    let pointReaders: PointReaders
 
     /// Opens (creating it and its parent folders if needed) and migrates the database at `path`.
     public init(path: String) throws {
@@ -24,29 +28,47 @@ public final class SQLiteJobStore: JobStore {
         }
         pool = try DatabasePool(path: url.path, configuration: configuration)
         try Schema.migrator.migrate(pool)
+        writes = WriteBatcher(pool: pool)
+        // As many as threads can run a read at once: the cooperative pool is as wide as the cores.
+        pointReaders = try PointReaders(path: url.path, count: ProcessInfo.processInfo.activeProcessorCount + 1)
     }
 
     /// Closes the database; later calls throw. Deinitialization closes it too.
     public func close() throws {
+        try pointReaders.close()
         try pool.close()
     }
 
+    /// Runs `body` in the next group-committed write transaction, inside its own savepoint.
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await writes.write(body)
+    }
+
+    /// Runs `body`, a single indexed point lookup, synchronously on a free `PointReaders` connection, or through
+    /// the pool's async read when none is free (see `PointReaders` for the measurements behind this).
+    private func pointRead<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        if let outcome = pointReaders.read(body) { return try outcome.get() }
+        return try await pool.unsafeRead(body)
+    }
+
+    static let insertSQL = """
+        INSERT INTO requests (id, tenant, function_id, input, state, priority, attempt, max_attempts,
+            created_at, start_deadline, webhook_url)
+        VALUES (?, ?, ?, ?, 'queued', ?, 0, ?, ?, ?, ?)
+        """
+
     public func requestInsert(_ params: RequestInsertParams) async throws -> RequestRecord {
-        try await pool.write { db in
+        let arguments: StatementArguments = [
+            params.id, params.tenant, params.functionID, params.input, params.priority.rawValue,
+            params.maxAttempts, params.createdAt.unixSeconds, params.startDeadline?.unixSeconds,
+            params.webhookURL,
+        ]
+        let id = params.id
+        try await write { db in
             do {
-                try db.execute(
-                    sql: """
-                        INSERT INTO requests (id, tenant, function_id, input, state, priority, attempt, max_attempts,
-                            created_at, start_deadline, webhook_url)
-                        VALUES (?, ?, ?, ?, 'queued', ?, 0, ?, ?, ?, ?)
-                        """,
-                    arguments: [
-                        params.id, params.tenant, params.functionID, params.input, params.priority.rawValue,
-                        params.maxAttempts, params.createdAt.unixSeconds, params.startDeadline?.unixSeconds,
-                        params.webhookURL,
-                    ])
+                try db.cachedStatement(sql: Self.insertSQL).execute(arguments: arguments)
             } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
-                throw StoreError.duplicate(params.id)
+                throw StoreError.duplicate(id)
             }
         }
         return RequestRecord(
@@ -55,78 +77,85 @@ public final class SQLiteJobStore: JobStore {
             startDeadline: params.startDeadline, webhookURL: params.webhookURL)
     }
 
+    static let getSQL = "SELECT \(RequestRow.columns) FROM requests WHERE id = ?"
+
     public func requestGet(id: String) async throws -> RequestRecord? {
-        try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT \(RequestRow.columns) FROM requests WHERE id = ?", arguments: [id])
-                .map(RequestRecord.init(row:))
+        try await pointRead { db in
+            try db.cachedStatement(sql: Self.getSQL).fetchFirst([id], as: RequestRecord.init(statement:))
         }
     }
 
     public func requestQueuePosition(id: String) async throws -> Int? {
-        try await pool.read { db in
-            guard let row = try Row.fetchOne(
-                db, sql: "SELECT function_id, priority, seq FROM requests WHERE id = ? AND state = 'queued'",
-                arguments: [id])
-            else { return nil }
-            // The row-value comparison follows the claim index's (priority, seq) order, so this is a range count
-            // over that one function's queued entries.
-            return try Int.fetchOne(db, sql: Self.positionSQL, arguments: [
-                row["function_id"] as String, row["priority"] as Int, row["seq"] as Int64,
-            ])
+        // One statement, so one snapshot: a request claimed meanwhile reads as not queued, never as a stale count.
+        try await pool.unsafeRead { db in
+            try Int.fetchOne(db.cachedStatement(sql: Self.positionSQL), arguments: [id])
         }
     }
 
+    /// The row-value comparison follows the claim index's (priority, seq) order, so the count is a range scan
+    /// over that one function's queued entries.
     static let positionSQL = """
-        SELECT COUNT(*) FROM requests
-        WHERE function_id = ? AND state = 'queued' AND (priority, seq) < (?, ?)
+        SELECT (
+            SELECT COUNT(*) FROM requests AS ahead
+            WHERE ahead.function_id = this.function_id AND ahead.state = 'queued'
+                AND (ahead.priority, ahead.seq) < (this.priority, this.seq))
+        FROM requests AS this WHERE this.id = ? AND this.state = 'queued'
         """
 
+    static let countsSQL = "SELECT function_id, state, COUNT(*) FROM requests GROUP BY function_id, state"
+
     public func requestCounts() async throws -> [String: [RequestState: Int]] {
-        try await pool.read { db in
-            var counts: [String: [RequestState: Int]] = [:]
-            let rows = try Row.fetchCursor(
-                db, sql: "SELECT function_id, state, COUNT(*) AS n FROM requests GROUP BY function_id, state")
-            while let row = try rows.next() {
-                let functionID: String = try row.decode(forColumn: "function_id")
-                let state = try RequestRow.state(row.decode(forColumn: "state"), of: "of function \(functionID)")
-                counts[functionID, default: [:]][state] = try row.decode(forColumn: "n")
+        let rows = try await pool.unsafeRead { db in
+            try db.cachedStatement(sql: Self.countsSQL).fetchAll([]) { s in
+                (functionID: String.fromStatement(s, atUncheckedIndex: 0) ?? "",
+                 state: String.fromStatement(s, atUncheckedIndex: 1) ?? "",
+                 count: Int.fromStatement(s, atUncheckedIndex: 2) ?? 0)
             }
-            return counts
         }
+        var counts: [String: [RequestState: Int]] = [:]
+        for row in rows {
+            let state = try RequestRow.state(row.state, of: "of function \(row.functionID)")
+            counts[row.functionID, default: [:]][state] = row.count
+        }
+        return counts
     }
+
+    static let setProgressSQL = "UPDATE requests SET progress = ? WHERE id = ? AND state = 'running' AND attempt = ?"
 
     public func requestSetProgress(id: String, attempt: Int, progress: Double) async throws {
         guard progress.isFinite else { return }
-        try await pool.write { db in
-            try db.execute(
-                sql: "UPDATE requests SET progress = ? WHERE id = ? AND state = 'running' AND attempt = ?",
-                arguments: [min(max(progress, 0), 1), id, attempt])
+        let arguments: StatementArguments = [min(max(progress, 0), 1), id, attempt]
+        try await write { db in
+            try db.cachedStatement(sql: Self.setProgressSQL).execute(arguments: arguments)
         }
     }
 
     public func requestPrune(finishedBefore: Date) async throws -> Int {
-        try await pool.write { db in
+        let before = finishedBefore.unixSeconds
+        return try await write { db in
             let doomed = "finished_at < ? AND state IN (\(RequestRow.terminalStates))"
             try db.execute(
                 sql: "DELETE FROM request_logs WHERE request_id IN (SELECT id FROM requests WHERE \(doomed))",
-                arguments: [finishedBefore.unixSeconds])
-            try db.execute(sql: "DELETE FROM requests WHERE \(doomed)", arguments: [finishedBefore.unixSeconds])
+                arguments: [before])
+            try db.execute(sql: "DELETE FROM requests WHERE \(doomed)", arguments: [before])
             return db.changesCount
         }
     }
 
+    static let requestExistsSQL = "SELECT 1 FROM requests WHERE id = ?"
+    static let lastLogSQL = "SELECT COALESCE(MAX(seq), 0) FROM request_logs WHERE request_id = ?"
+    static let logInsertSQL = """
+        INSERT INTO request_logs (request_id, seq, timestamp, level, message, source) VALUES (?, ?, ?, ?, ?, ?)
+        """
+
     public func logAppend(requestID: String, entries: [LogEntry]) async throws {
         guard !entries.isEmpty else { return }
-        try await pool.write { db in
+        try await write { db in
             // A late worker may log after retention pruned its request; those lines would never be deleted.
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM requests WHERE id = ?", arguments: [requestID]) != nil
+            guard try Bool.fetchOne(db.cachedStatement(sql: Self.requestExistsSQL), arguments: [requestID]) != nil
             else { return }
-            let last = try Int.fetchOne(
-                db, sql: "SELECT COALESCE(MAX(seq), 0) FROM request_logs WHERE request_id = ?",
-                arguments: [requestID]) ?? 0
-            let insert = try db.cachedStatement(sql: """
-                INSERT INTO request_logs (request_id, seq, timestamp, level, message, source) VALUES (?, ?, ?, ?, ?, ?)
-                """)
+            let last = try Int.fetchOne(db.cachedStatement(sql: Self.lastLogSQL), arguments: [requestID]) ?? 0
+            let insert = try db.cachedStatement(sql: Self.logInsertSQL)
             for (offset, entry) in entries.enumerated() {
                 try insert.execute(arguments: [
                     requestID, last + offset + 1, entry.timestamp.unixSeconds, entry.level.rawValue, entry.message,
@@ -136,16 +165,12 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
+    static let logListSQL = "SELECT \(LogEntry.columns) FROM request_logs WHERE request_id = ? ORDER BY seq LIMIT ?"
+
     public func logList(requestID: String, limit: Int) async throws -> [LogEntry] {
         guard limit > 0 else { return [] }
-        return try await pool.read { db in
-            try Row.fetchAll(
-                db, sql: """
-                    SELECT timestamp, level, message, source FROM request_logs
-                    WHERE request_id = ? ORDER BY seq LIMIT ?
-                    """,
-                arguments: [requestID, limit]
-            ).map(LogEntry.init(row:))
+        return try await pool.unsafeRead { db in
+            try db.cachedStatement(sql: Self.logListSQL).fetchAll([requestID, limit], as: LogEntry.init(statement:))
         }
     }
 }
