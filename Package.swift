@@ -88,7 +88,10 @@ let package = Package(
         ]),
         .testTarget(name: "EgressTests", dependencies: ["Egress"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
-        .testTarget(name: "FooocusTests", dependencies: ["Fooocus", "Imaging", "GantryCore"]),
+        .testTarget(name: "FooocusTests", dependencies: [
+            "Fooocus", "Imaging", "GantryCore",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "GantryServerTests", dependencies: [
             "GantryServer", "GantryCore", "Egress", "Imaging", "BuiltinFunctions", "Fooocus",
             .product(name: "Hummingbird", package: "hummingbird"),

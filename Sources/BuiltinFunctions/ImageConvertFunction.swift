@@ -28,14 +28,17 @@ public struct ImageConvertFunction: HostedFunction {
 
     public func run(_ input: Input, context: RunContext) async throws -> Output {
         let fetched = try await context.fetch(input.imageURL, field: "image_url")
-        let image = try decodeImage(fetched.data, field: "image_url", limits: limits)
+        let data = fetched.data
+        let limits = self.limits
+        let image = try await Compute.shared.run { try decodeImage(data, field: "image_url", limits: limits) }
         try Task.checkCancellation()
         guard let format = ImageFormat(rawValue: input.outputFormat) else {
             throw FunctionError.input(field: ["output_format"], code: "enum", message: "output_format must be png, jpeg or webp")
         }
         let encoded: Data
         do {
-            encoded = try ImageCodec.encode(image, as: format, quality: input.quality)
+            let quality = input.quality
+            encoded = try await Compute.shared.run { try ImageCodec.encode(image, as: format, quality: quality) }
         } catch let error as ImageError {
             throw FunctionError.failed(error.message, errorType: error.code.rawValue)
         }

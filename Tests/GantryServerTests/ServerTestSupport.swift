@@ -1,5 +1,6 @@
 import BuiltinFunctions
 import Foundation
+import Fooocus
 import GantryCore
 @testable import GantryServer
 import HTTPTypes
@@ -58,7 +59,8 @@ func withHost<T>(_ options: HostOptions = HostOptions(), _ body: (GantryServer.H
         leaseDuration: 10, heartbeatInterval: 0.1, pollInterval: 0.05, shutdownGrace: 0, sweepInterval: 0.05)
     var logger = Logger(label: "gantry-server-tests")
     logger.logLevel = .critical
-    let host = try await buildApplication(configuration: configuration, handlers: BuiltinFunctions.handlers, logger: logger)
+    let handlers = BuiltinFunctions.handlers.merging(FooocusFunctions.handlers()) { builtin, _ in builtin }
+    let host = try await buildApplication(configuration: configuration, handlers: handlers, logger: logger)
     return try await body(host)
 }
 
