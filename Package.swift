@@ -80,6 +80,9 @@ let package = Package(
         // The imaging/pipeline benchmark (bench/pipeline.sh): Swift side, timed against the Python reference.
         .executableTarget(name: "gantry-pipeline-bench", dependencies: ["Fooocus", "Imaging"]),
 
+        // The reference engine's quality bench (bench/engine_quality.sh): one inpaint through the real pipeline.
+        .executableTarget(name: "gantry-engine-bench", dependencies: ["Fooocus", "Imaging"]),
+
         // Tests, one target per module plus the server (router and live tiers).
         .testTarget(name: "GantryCoreTests", dependencies: ["GantryCore"]),
         .testTarget(name: "JobStoreTests", dependencies: [

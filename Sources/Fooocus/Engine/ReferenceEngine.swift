@@ -4,7 +4,9 @@ import Imaging
 /// region by multi-scale patch-based synthesis (PatchMatch nearest-neighbour
 /// fields with voting, coarse to fine), started from the Fooocus fill. Patches
 /// come only from the known part of the crop, so the hole gets content
-/// synthesised from the rest of the image. Prompts are ignored.
+/// synthesised from the rest of the image. Prompts are ignored; below
+/// strength 0.99 Fooocus passes the crop itself as the fill, so the original
+/// content then only weakly guides the coarsest completion.
 ///
 /// It works at the crop's own resolution when that is no larger than the
 /// working size (the original box and mask > 127, without the super-resolution
