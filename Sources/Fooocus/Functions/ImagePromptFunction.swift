@@ -3,7 +3,9 @@ import GantryCore
 
 /// The input of `fal-ai/fooocus/image-prompt` (schemas/fooocus/image-prompt.input.json): the generation fields,
 /// the image prompts (the first required), and the inpaint and upscale-or-vary fields it also accepts.
-public struct ImagePromptInput: Codable, Sendable, Equatable {
+public struct ImagePromptInput: Codable, Sendable, Equatable, EngineRequest {
+    public static let endpoint = "fal-ai/fooocus/image-prompt"
+
     public var generation: GenerationFields
     public var imagePrompts: ImagePromptFields
     public var inpaintImageURL: String?
@@ -70,28 +72,12 @@ public struct ImagePromptInput: Codable, Sendable, Equatable {
     }
 }
 
-/// `fal-ai/fooocus/image-prompt`: generation conditioned on image prompts. It needs a diffusion engine with
-/// ``EngineCapability/imagePrompt``; until one is configured every request is refused at submit.
-public struct ImagePromptFunction: HostedFunction {
-    public typealias Input = ImagePromptInput
-    public typealias Output = FooocusOutput
+/// `fal-ai/fooocus/image-prompt`: generation conditioned on image prompts; refused at submit until an engine declares what it needs.
+public typealias ImagePromptFunction = DiffusionOnlyFunction<ImagePromptInput>
 
-    let engine: any ImageEngine
-
-    public init(engine: any ImageEngine = ReferenceEngine()) {
-        self.engine = engine
-    }
-
-    public static var checksAtSubmit: Bool { true }
-
-    public func check(_ input: ImagePromptInput) throws {
-        try input.generation.validateAspectRatio()
-        try Requirements.refuseMissing(input.requirements, engine: engine)
-    }
-
-    public func run(_ input: ImagePromptInput, context: RunContext) async throws -> FooocusOutput {
-        try check(input)
-        throw FunctionError.failed("fal-ai/fooocus/image-prompt is not implemented for the \(engine.name) engine",
-                                   errorType: "not_implemented", status: 501)
+extension ImagePromptInput {
+    /// The submit-time checks that need no image: the aspect ratio.
+    public func validate() throws(FunctionError) {
+        try generation.validateAspectRatio()
     }
 }

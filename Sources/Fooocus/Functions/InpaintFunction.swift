@@ -19,8 +19,7 @@ public struct InpaintFunction: HostedFunction {
     public static var checksAtSubmit: Bool { true }
 
     public func check(_ input: InpaintInput) throws {
-        try input.validate()
-        try Requirements.refuseMissing(input.requirements, engine: engine)
+        try Requirements.check(input, engine: engine)
     }
 
     public func run(_ input: InpaintInput, context: RunContext) async throws -> FooocusOutput {

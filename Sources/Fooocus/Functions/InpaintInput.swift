@@ -14,7 +14,9 @@ public enum InpaintMode: String, Codable, Sendable, CaseIterable {
 }
 
 /// The input of `fal-ai/fooocus/inpaint` (schemas/fooocus/inpaint.input.json).
-public struct InpaintInput: Codable, Sendable, Equatable {
+public struct InpaintInput: Codable, Sendable, Equatable, EngineRequest {
+    public static let endpoint = "fal-ai/fooocus/inpaint"
+
     public var generation: GenerationFields
     public var imagePrompts: ImagePromptFields
     public var inpaintImageURL: String

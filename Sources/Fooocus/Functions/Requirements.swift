@@ -12,6 +12,14 @@ public struct Requirement: Sendable, Equatable {
     }
 }
 
+/// A fooocus request: what it asks the engine for, and the submit-time checks that need no image.
+public protocol EngineRequest: Decodable, Sendable {
+    /// The endpoint the input belongs to (for messages).
+    static var endpoint: String { get }
+    var requirements: [Requirement] { get }
+    func validate() throws(FunctionError)
+}
+
 /// The submit-time refusal every fooocus function shares: a request that needs what the engine cannot do is a 422
 /// before it is queued, never a run that pretends.
 public enum Requirements {
@@ -34,6 +42,12 @@ public enum Requirements {
                 type: errorType)
         }
         throw FunctionError(status: 422, errorType: errorType, detail: .issues(issues))
+    }
+
+    /// The whole submit-time check of a fooocus function: the request's own checks, then the engine's capabilities.
+    public static func check(_ input: some EngineRequest, engine: any ImageEngine) throws(FunctionError) {
+        try input.validate()
+        try refuseMissing(input.requirements, engine: engine)
     }
 
     /// What image prompts and the `mixing_*` flags ask for.

@@ -3,7 +3,9 @@ import GantryCore
 
 /// The input of `fal-ai/fooocus` (schemas/fooocus/text-to-image.input.json): the generation fields plus a
 /// control image and an optional inpaint image.
-public struct TextToImageInput: Codable, Sendable, Equatable {
+public struct TextToImageInput: Codable, Sendable, Equatable, EngineRequest {
+    public static let endpoint = "fal-ai/fooocus"
+
     public var generation: GenerationFields
     public var controlImageURL: String?
     public var controlType: String
@@ -54,28 +56,12 @@ public struct TextToImageInput: Codable, Sendable, Equatable {
     }
 }
 
-/// `fal-ai/fooocus`: text-to-image generation. It needs a diffusion engine with ``EngineCapability/textToImage``;
-/// until one is configured every request is refused at submit.
-public struct TextToImageFunction: HostedFunction {
-    public typealias Input = TextToImageInput
-    public typealias Output = FooocusOutput
+/// `fal-ai/fooocus`: text-to-image generation; refused at submit until an engine declares what it needs.
+public typealias TextToImageFunction = DiffusionOnlyFunction<TextToImageInput>
 
-    let engine: any ImageEngine
-
-    public init(engine: any ImageEngine = ReferenceEngine()) {
-        self.engine = engine
-    }
-
-    public static var checksAtSubmit: Bool { true }
-
-    public func check(_ input: TextToImageInput) throws {
-        try input.generation.validateAspectRatio()
-        try Requirements.refuseMissing(input.requirements, engine: engine)
-    }
-
-    public func run(_ input: TextToImageInput, context: RunContext) async throws -> FooocusOutput {
-        try check(input)
-        throw FunctionError.failed("fal-ai/fooocus is not implemented for the \(engine.name) engine",
-                                   errorType: "not_implemented", status: 501)
+extension TextToImageInput {
+    /// The submit-time checks that need no image: the aspect ratio.
+    public func validate() throws(FunctionError) {
+        try generation.validateAspectRatio()
     }
 }

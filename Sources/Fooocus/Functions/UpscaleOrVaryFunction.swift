@@ -22,7 +22,9 @@ public enum UovMethod: String, Codable, Sendable, CaseIterable {
 }
 
 /// The input of `fal-ai/fooocus/upscale-or-vary` (schemas/fooocus/upscale-or-vary.input.json).
-public struct UpscaleOrVaryInput: Codable, Sendable, Equatable {
+public struct UpscaleOrVaryInput: Codable, Sendable, Equatable, EngineRequest {
+    public static let endpoint = "fal-ai/fooocus/upscale-or-vary"
+
     public var generation: GenerationFields
     public var imagePrompts: ImagePromptFields
     public var uovImageURL: String
@@ -86,8 +88,7 @@ public struct UpscaleOrVaryFunction: HostedFunction {
     public static var checksAtSubmit: Bool { true }
 
     public func check(_ input: UpscaleOrVaryInput) throws {
-        try input.validate()
-        try Requirements.refuseMissing(input.requirements, engine: engine)
+        try Requirements.check(input, engine: engine)
     }
 
     public func run(_ input: UpscaleOrVaryInput, context: RunContext) async throws -> FooocusOutput {
