@@ -27,6 +27,8 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CWebP", pkgConfig: "libwebp", providers: [.apt(["libwebp-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .target(name: "CCryptoShim", dependencies: ["COpenSSL"]),
 
         // Leaf libraries.
         .target(name: "Egress", dependencies: [
@@ -34,9 +36,12 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Imaging", dependencies: ["CPNG", "CPNGShim", "CWebP", "CTurboJPEG"]),
+        // SHA-256, HMAC, Ed25519 (libcrypto), webhook signing keys and scoped tokens.
+        .target(name: "Signing", dependencies: ["CCryptoShim"]),
 
         // The request model, stores, dispatcher.
         .target(name: "GantryCore", dependencies: [
+            "Signing",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -45,10 +50,10 @@ let package = Package(
             "GantryCore",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
-        .target(name: "BuiltinFunctions", dependencies: ["GantryCore", "Imaging"]),
+        .target(name: "BuiltinFunctions", dependencies: ["GantryCore", "Imaging", "Signing"]),
         .target(name: "Fooocus", dependencies: ["Imaging", "GantryCore"]),
         .target(name: "GantryServer", dependencies: [
-            "GantryCore", "GantrySQLite", "Egress", "Imaging", "BuiltinFunctions",
+            "GantryCore", "GantrySQLite", "Egress", "Imaging", "BuiltinFunctions", "Signing",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -61,7 +66,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "gantry", dependencies: [
-            "GantryServer", "GantryCore", "BuiltinFunctions", "Fooocus", "Imaging",
+            "GantryServer", "GantryCore", "BuiltinFunctions", "Fooocus", "Imaging", "Signing",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
@@ -90,13 +95,14 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "EgressTests", dependencies: ["Egress"]),
+        .testTarget(name: "SigningTests", dependencies: ["Signing"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
         .testTarget(name: "FooocusTests", dependencies: [
             "Fooocus", "Imaging", "GantryCore",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "GantryServerTests", dependencies: [
-            "GantryServer", "GantryCore", "Egress", "Imaging", "BuiltinFunctions", "Fooocus",
+            "GantryServer", "GantryCore", "Egress", "Imaging", "BuiltinFunctions", "Fooocus", "Signing",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -3,7 +3,7 @@
 # Usage: scripts/install-deps.sh [--test]   (--test adds what the test suite needs)
 set -euo pipefail
 
-packages=(pkg-config libcurl4-openssl-dev libpng-dev libwebp-dev libturbojpeg0-dev libopenblas-dev libsqlite3-dev
+packages=(pkg-config libcurl4-openssl-dev libpng-dev libwebp-dev libturbojpeg0-dev libopenblas-dev libsqlite3-dev libssl-dev
           openssl ca-certificates)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(python3 python3-pip python3-venv)

@@ -1,0 +1,41 @@
+import CCryptoShim
+import Foundation
+
+/// Ed25519 (RFC 8032) signing keys through OpenSSL's libcrypto.
+public struct Ed25519PrivateKey: Sendable {
+    /// The 32-byte private seed.
+    public let seed: [UInt8]
+    /// The 32-byte public key.
+    public let publicKey: [UInt8]
+
+    /// A key from its 32-byte seed; nil when the seed has the wrong length.
+    public init?(seed: [UInt8]) {
+        guard seed.count == 32 else { return nil }
+        var publicKey = [UInt8](repeating: 0, count: 32)
+        guard gantry_ed25519_public_key(seed, &publicKey) == 1 else { return nil }
+        self.seed = seed
+        self.publicKey = publicKey
+    }
+
+    /// A fresh key from the system's secure random generator.
+    public static func generate() -> Ed25519PrivateKey {
+        Ed25519PrivateKey(seed: SecureRandom.bytes(32))!
+    }
+
+    /// The 64-byte detached signature of `message`.
+    public func sign<Bytes: Collection<UInt8>>(_ message: Bytes) -> [UInt8] {
+        var signature = [UInt8](repeating: 0, count: 64)
+        let ok = withContiguous(message) { pointer, count in gantry_ed25519_sign(seed, pointer, count, &signature) }
+        precondition(ok == 1, "Ed25519 signing failed")
+        return signature
+    }
+}
+
+/// Ed25519 verification.
+public enum Ed25519 {
+    /// Whether `signature` is a valid signature of `message` under the 32-byte `publicKey`.
+    public static func verify<Bytes: Collection<UInt8>>(publicKey: [UInt8], message: Bytes, signature: [UInt8]) -> Bool {
+        guard publicKey.count == 32, signature.count == 64 else { return false }
+        return withContiguous(message) { pointer, count in gantry_ed25519_verify(publicKey, pointer, count, signature) } == 1
+    }
+}
