@@ -64,12 +64,18 @@ public final class SQLiteJobStore: JobStore {
             params.webhookURL,
         ]
         let id = params.id
+        let delivery: StatementArguments? = params.webhookURL.map { url in
+            [params.id, params.tenant, url, WebhookDelivery.hostKey(for: url), params.webhookFormat.rawValue,
+             params.createdAt.unixSeconds]
+        }
         try await write { db in
             do {
                 try db.cachedStatement(sql: Self.insertSQL).execute(arguments: arguments)
             } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
                 throw StoreError.duplicate(id)
             }
+            // The outbox row is part of the submit: same savepoint, same commit.
+            if let delivery { try db.cachedStatement(sql: Self.webhookInsertSQL).execute(arguments: delivery) }
         }
         return RequestRecord(
             id: params.id, tenant: params.tenant, functionID: params.functionID, input: params.input,
@@ -133,9 +139,16 @@ public final class SQLiteJobStore: JobStore {
     public func requestPrune(finishedBefore: Date) async throws -> Int {
         let before = finishedBefore.unixSeconds
         return try await write { db in
-            let doomed = "finished_at < ? AND state IN (\(RequestRow.terminalStates))"
+            // A delivery still being attempted keeps its request (the webhook body is built from it).
+            let doomed = """
+                finished_at < ? AND state IN (\(RequestRow.terminalStates)) AND id NOT IN (
+                    SELECT request_id FROM webhook_deliveries WHERE state = 'pending')
+                """
             try db.execute(
                 sql: "DELETE FROM request_logs WHERE request_id IN (SELECT id FROM requests WHERE \(doomed))",
+                arguments: [before])
+            try db.execute(
+                sql: "DELETE FROM webhook_deliveries WHERE request_id IN (SELECT id FROM requests WHERE \(doomed))",
                 arguments: [before])
             try db.execute(sql: "DELETE FROM requests WHERE \(doomed)", arguments: [before])
             return db.changesCount

@@ -11,6 +11,10 @@ enum Schema {
             try db.execute(sql: requestsIndexes)
             try db.execute(sql: logsTable)
         }
+        migrator.registerMigration("v2: webhook outbox") { db in
+            try db.execute(sql: webhookDeliveriesTable)
+            try db.execute(sql: webhookTrigger)
+        }
         return migrator
     }
 
@@ -70,5 +74,38 @@ enum Schema {
             source TEXT NOT NULL,
             PRIMARY KEY (request_id, seq)
         )
+        """
+
+    /// The webhook outbox: one row per request submitted with a webhook, inserted with the request (`waiting`).
+    private static let webhookDeliveriesTable = """
+        CREATE TABLE webhook_deliveries (
+            request_id TEXT PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            url TEXT NOT NULL,
+            host TEXT NOT NULL,
+            format TEXT NOT NULL CHECK (format IN ('fal', 'fooocus')),
+            state TEXT NOT NULL CHECK (state IN ('waiting', 'pending', 'delivered', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+            next_attempt_at REAL,
+            lease_owner TEXT,
+            lease_expires_at REAL,
+            last_status INTEGER,
+            last_error TEXT,
+            created_at REAL NOT NULL,
+            finished_at REAL
+        );
+        CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE state = 'pending';
+        """
+
+    /// Every terminal transition, whichever statement makes it (finish, cancel, rescue, expire, and any later
+    /// one), makes the request's delivery due inside that statement's own transaction: the trigger is the one
+    /// place that cannot be forgotten.
+    private static let webhookTrigger = """
+        CREATE TRIGGER requests_webhook_due AFTER UPDATE OF state ON requests
+        WHEN NEW.state IN ('succeeded', 'failed', 'cancelled', 'expired') AND OLD.state IN ('queued', 'running')
+        BEGIN
+            UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = NEW.finished_at
+            WHERE request_id = NEW.id AND state = 'waiting';
+        END
         """
 }

@@ -59,6 +59,26 @@ public protocol JobStore: Sendable {
 
     /// The request's log lines in the order they were appended (at most `limit`, the oldest first).
     func logList(requestID: String, limit: Int) async throws -> [LogEntry]
+
+    // MARK: Webhook outbox. `requestInsert` with a `webhookURL` adds the `waiting` row in the same transaction, and
+    // every terminal transition makes it `pending` (due at `finishedAt`) in the transition's own transaction.
+
+    /// Claims up to `params.limit` pending deliveries that are due and not claimed (or whose claim expired), the
+    /// earliest due first, skipping the excluded hosts.
+    func webhookClaimDue(_ params: WebhookClaimParams) async throws -> [WebhookDelivery]
+
+    /// Records the outcome of a claimed attempt: only if the delivery is still pending with `attempt - 1` attempts
+    /// and claimed by `params.owner`. Clears the claim. Returns false (changing nothing) otherwise.
+    func webhookRecordAttempt(_ params: WebhookAttemptParams) async throws -> Bool
+
+    /// Gives claims back without counting an attempt (shutdown, start-up, a host that filled up meanwhile).
+    func webhookRelease(_ params: WebhookReleaseParams) async throws
+
+    /// The delivery of a request, or nil.
+    func webhookGet(requestID: String) async throws -> WebhookDelivery?
+
+    /// The number of deliveries in each state.
+    func webhookCounts() async throws -> [WebhookDeliveryState: Int]
 }
 
 /// Parameters of `JobStore.requestInsert`.
@@ -72,11 +92,15 @@ public struct RequestInsertParams: Sendable {
     public var createdAt: Date
     public var startDeadline: Date?
     public var webhookURL: String?
+    /// The body shape of the webhook (fal's unless a Fooocus-API surface submitted it).
+    public var webhookFormat: WebhookFormat
 
     public init(
         id: String, tenant: String, functionID: String, input: Data, priority: RequestPriority = .normal,
-        maxAttempts: Int, createdAt: Date, startDeadline: Date? = nil, webhookURL: String? = nil
+        maxAttempts: Int, createdAt: Date, startDeadline: Date? = nil, webhookURL: String? = nil,
+        webhookFormat: WebhookFormat = .fal
     ) {
+        self.webhookFormat = webhookFormat
         self.id = id
         self.tenant = tenant
         self.functionID = functionID

@@ -9,6 +9,11 @@ public final class MemoryJobStore: JobStore {
     /// An empty store.
     public init() {}
 
+    /// Runs `body` under the store's lock (the extensions in other files go through here).
+    func withTables<T>(_ body: (inout Tables) -> T) -> T {
+        state.withLock { body(&$0) }
+    }
+
     public func requestInsert(_ params: RequestInsertParams) async throws -> RequestRecord {
         try state.withLock { try $0.insert(params) }
     }
@@ -104,9 +109,12 @@ public final class MemoryJobStore: JobStore {
 
     public func requestPrune(finishedBefore: Date) async throws -> Int {
         state.withLock { tables in
+            // A delivery still being attempted keeps its request (the webhook body is built from it).
             let doomed = tables.rows.values
                 .filter { $0.record.state.isTerminal && ($0.record.finishedAt.map { $0 < finishedBefore } ?? false) }
+                .filter { tables.deliveries[$0.record.id]?.state != .pending }
             for row in doomed {
+                tables.deliveries[row.record.id] = nil
                 tables.rows[row.record.id] = nil
                 tables.ids[row.seq] = nil
                 tables.logs[row.record.id] = nil
@@ -143,7 +151,7 @@ public final class MemoryJobStore: JobStore {
 
 /// One stored request and its insertion number, which fixes its FIFO place for good (a rescued request goes
 /// back to where it was, ahead of later submissions, as in the SQL stores' `seq` column).
-private struct Row {
+struct Row {
     var record: RequestRecord
     var seq: Int
 
@@ -151,7 +159,7 @@ private struct Row {
 }
 
 /// The store's state; every method runs under the store's lock.
-private struct Tables {
+struct Tables {
     var rows: [String: Row] = [:]
     var logs: [String: [LogEntry]] = [:]
     var nextSeq = 1
@@ -162,6 +170,8 @@ private struct Tables {
     /// Queued requests that have a start deadline, the only ones `expireOverdue` must look at.
     var withDeadline: Set<String> = []
     var counts: [String: [RequestState: Int]] = [:]
+    /// The webhook outbox, by request id.
+    var deliveries: [String: WebhookDelivery] = [:]
 
     mutating func insert(_ params: RequestInsertParams) throws -> RequestRecord {
         guard rows[params.id] == nil else { throw StoreError.duplicate(params.id) }
@@ -174,6 +184,10 @@ private struct Tables {
         nextSeq += 1
         counts[record.functionID, default: [:]][.queued, default: 0] += 1
         index(params.id)
+        if let url = params.webhookURL {
+            deliveries[params.id] = WebhookDelivery(requestID: params.id, tenant: params.tenant, url: url,
+                                                    format: params.webhookFormat, createdAt: params.createdAt)
+        }
         return record
     }
 
@@ -252,6 +266,11 @@ private struct Tables {
             row.record.progress = nil
         }
         rows[id] = row
+        // The outbox row becomes due in the same critical section as the terminal transition.
+        if next.isTerminal, deliveries[id]?.state == .waiting {
+            deliveries[id]?.state = .pending
+            deliveries[id]?.nextAttemptAt = row.record.finishedAt
+        }
         counts[row.record.functionID, default: [:]][previous, default: 0] -= 1
         counts[row.record.functionID, default: [:]][next, default: 0] += 1
         index(id)
@@ -280,7 +299,7 @@ private struct Tables {
 
 /// Ascending sequence numbers with cheap removal at the front (claims) and append at the back (submits);
 /// removal or insertion elsewhere (cancel, rescue) shifts the tail, which stays fast for 100k plain integers.
-private struct SortedSeqs {
+struct SortedSeqs {
     private var storage: [Int] = []
     private var head = 0
 
