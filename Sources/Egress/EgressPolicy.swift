@@ -14,6 +14,16 @@ public struct EgressPolicy: Sendable {
         self.allowedRanges = allowedRanges
     }
 
+    /// A policy from the operator's CIDR strings (`--allow-egress`); throws naming the first that does not parse.
+    public init(allowingCIDRs cidrs: [String]) throws(EgressError) {
+        var ranges: [IPRange] = []
+        for cidr in cidrs {
+            guard let range = IPRange(cidr: cidr) else { throw EgressError(.invalidRequest, "--allow-egress: \(cidr) is not a CIDR range") }
+            ranges.append(range)
+        }
+        self.init(allowedRanges: ranges)
+    }
+
     /// nil when the address may be contacted, else the reason (e.g. "loopback address 127.0.0.1 is not allowed").
     public func refusal(for address: IPAddress) -> String? {
         if allowedRanges.contains(where: { $0.contains(address) }) { return nil }

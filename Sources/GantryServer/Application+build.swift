@@ -1,3 +1,4 @@
+import Egress
 import Foundation
 import GantryCore
 import GantrySQLite
@@ -10,6 +11,7 @@ import NIOCore
 import NIOSSL
 import Prometheus
 import ServiceLifecycle
+import Signing
 
 /// A composed host: the Hummingbird application plus the parts tests and the CLI reach into.
 public struct Host: Sendable {
@@ -52,6 +54,12 @@ public func buildApplication(
     let sweeper = Sweeper(store: store, notifier: notifier, configuration: configuration.dispatcher, logger: logger)
     // Requests a previous process left running go back to the queue before any worker claims.
     try await sweeper.recoverAtStart()
+    let webhookKeys = try SigningKeyRing(directory: dataDirectory)
+    let webhookEgress = EgressClient(policy: try EgressPolicy(allowingCIDRs: configuration.allowEgress), logger: logger)
+    let webhooks = WebhookDispatcher(store: store, transport: EgressWebhookTransport(client: webhookEgress), keys: webhookKeys,
+                                     policy: configuration.webhooks, owner: configuration.dispatcher.owner, logger: logger)
+    // So are webhook attempts a previous process was making when it stopped.
+    if configuration.dispatcher.rescueAllRunningAtStart { try await webhooks.recoverAtStart() }
     let queue = RequestQueue(store: store, registry: registry, notifier: notifier, dispatcher: dispatcher,
                              configuration: configuration.dispatcher, logger: logger)
 
@@ -61,7 +69,9 @@ public func buildApplication(
     router.add(middleware: AuthMiddleware(keys: KeyRing(configuration.apiKeys)))
     AdminRoutes(queue: queue, registry: metrics, openAPI: OpenAPIDocument.build(registry: registry, configuration: configuration)).register(on: router)
     FileRoutes(files: files).register(on: router)
-    let fal = FalSurface(queue: queue, configuration: configuration, publicURL: publicURL)
+    JWKSRoute(keys: webhookKeys).register(on: router)
+    let fal = FalSurface(queue: queue, configuration: configuration, publicURL: publicURL,
+                         webhookCheck: WebhookURLCheck(client: webhookEgress))
     for method in [HTTPRequest.Method.get, .post, .put] {
         router.on("**", method: method) { request, context in try await fal.handle(request, context: context) }
     }
@@ -77,7 +87,7 @@ public func buildApplication(
     let application = Application(
         router: router, server: server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "gantry"),
-        services: [dispatcher, sweeper],
+        services: [dispatcher, sweeper, webhooks],
         onServerRunning: { channel in
             if configuration.publicURL == nil, let port = channel.localAddress?.port {
                 publicURL.set(configuration.derivedPublicURL(port: port))

@@ -28,6 +28,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds running work may finish after SIGTERM (env GANTRY_SHUTDOWN_GRACE).") var shutdownGrace: Double = Double(env["GANTRY_SHUTDOWN_GRACE"] ?? "") ?? 30
     @Option(help: "Lease length in seconds (env GANTRY_LEASE_SECONDS).") var leaseSeconds: Double = Double(env["GANTRY_LEASE_SECONDS"] ?? "") ?? 60
     @Option(help: "Largest accepted request body in bytes (env GANTRY_MAX_BODY_BYTES).") var maxBodyBytes: Int = Int(env["GANTRY_MAX_BODY_BYTES"] ?? "") ?? 80 * 1024 * 1024
+    @OptionGroup var webhookOptions: WebhookOptions
     @Option(help: "Log level: trace, debug, info, notice, warning, error (env GANTRY_LOG_LEVEL).") var logLevel: String = env["GANTRY_LOG_LEVEL"] ?? "info"
 
     func run() async throws {
@@ -61,6 +62,7 @@ struct Serve: AsyncParsableCommand {
         configuration.dispatcher.shutdownGrace = shutdownGrace
         configuration.dispatcher.leaseDuration = leaseSeconds
         configuration.dispatcher.heartbeatInterval = min(15, leaseSeconds / 4)
+        webhookOptions.apply(to: &configuration.webhooks)
         do {
             let host = try await buildApplication(configuration: configuration, handlers: Handlers.all, metrics: registry, logger: logger)
             try await host.application.runService()

@@ -17,6 +17,10 @@ import GantryCore
 /// | `queuePrefix` / `runPrefix` | path prefixes of fal's queue and run surfaces | `/queue`, empty |
 /// | `maxBodyBytes` | request body limit | 80 MiB |
 /// | `store` | where requests live | SQLite in the data directory |
+/// | `maxUploadBytes` | one upload request body (single upload, signed PUT, each multipart part) | 100 MiB |
+/// | `maxMultipartUploadBytes` | a completed multipart upload | 1 GiB |
+/// | `uploadTokenTTL` | seconds a storage token or signed upload URL stays valid | 3600 |
+/// | `webhooks` | webhook attempts (10), first retry delay (14 s, doubling), max delay (1 h), timeout (15 s), per-host (4) | see `WebhookPolicy` |
 public struct ServerConfiguration: Sendable {
     /// Where requests are stored.
     public enum StoreKind: Sendable, Equatable {
@@ -40,7 +44,15 @@ public struct ServerConfiguration: Sendable {
     public var runPrefix: String = ""
     public var maxBodyBytes: Int = 80 * 1024 * 1024
     public var store: StoreKind = .sqlite
+    /// Largest body of one upload request: a single upload, a signed PUT, or one multipart part.
+    public var maxUploadBytes: Int = 100 * 1024 * 1024
+    /// Largest file a multipart upload may assemble.
+    public var maxMultipartUploadBytes: Int = 1024 * 1024 * 1024
+    /// Seconds a storage token or signed upload URL stays valid.
+    public var uploadTokenTTL: Double = 3_600
     public var dispatcher = DispatcherConfiguration()
+    /// Webhook delivery: attempts, backoff, timeout, concurrency per host and in all.
+    public var webhooks = WebhookPolicy()
 
     public init() {}
 
@@ -66,7 +78,13 @@ public struct ServerConfiguration: Sendable {
         }
         if queuePrefix == runPrefix { throw ConfigurationError("the queue and run prefixes must differ") }
         if maxBodyBytes < 1_024 { throw ConfigurationError("maxBodyBytes must be at least 1024") }
+        if maxUploadBytes < 1_024 { throw ConfigurationError("maxUploadBytes must be at least 1024") }
+        if maxMultipartUploadBytes < maxUploadBytes {
+            throw ConfigurationError("maxMultipartUploadBytes must be at least maxUploadBytes")
+        }
+        if !(uploadTokenTTL >= 1 && uploadTokenTTL <= 7 * 86_400) { throw ConfigurationError("uploadTokenTTL must be 1 s to 7 days") }
         try dispatcher.validate()
+        try webhooks.validate()
     }
 
     /// The base URL derived from the bind address and the actual port.

@@ -38,6 +38,6 @@ struct AuthMiddleware: RouterMiddleware {
     }
 
     static func isPublic(_ path: String) -> Bool {
-        ["/health", "/ready", "/metrics", "/openapi.json"].contains(path) || path.hasPrefix("/files/")
+        ["/health", "/ready", "/metrics", "/openapi.json", "/.well-known/jwks.json"].contains(path) || path.hasPrefix("/files/")
     }
 }

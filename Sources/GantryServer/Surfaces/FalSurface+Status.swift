@@ -45,22 +45,12 @@ extension FalSurface {
         if let progress = record.progress, record.state == .running { body["progress"] = .number(progress) }
         if record.state.isTerminal {
             body["metrics"] = record.inferenceTime.map { .object(["inference_time": .number($0)]) } ?? .object([:])
-            if let (message, type) = Self.failure(of: record) {
+            if let (message, type) = record.failure {
                 body["error"] = .string(message)
                 body["error_type"] = .string(type)
             }
         }
         return .object(body)
-    }
-
-    /// The error message and type of a request that completed without succeeding.
-    static func failure(of record: RequestRecord) -> (String, String)? {
-        switch record.state {
-        case .failed: (record.errorMessage ?? "Request failed", record.errorType ?? "function_error")
-        case .cancelled: ("Request was cancelled", "request_cancelled")
-        case .expired: ("Request timed out before it started", "request_timeout")
-        default: nil
-        }
     }
 
     static func timestamp(_ date: Date) -> String {
@@ -81,7 +71,7 @@ extension FalSurface {
             throw APIError(.badRequest, "request_cancelled", "Request was cancelled", headers: headers)
         case .succeeded, .failed:
             guard let result = record.result else {
-                let (message, type) = Self.failure(of: record) ?? ("Request has no result", "internal_error")
+                let (message, type) = record.failure ?? ("Request has no result", "internal_error")
                 throw APIError(record.errorType == "runner_disconnected" ? .serviceUnavailable : .internalServerError, type, message, headers: headers)
             }
             var fields = headers

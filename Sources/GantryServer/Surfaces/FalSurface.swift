@@ -9,6 +9,7 @@ struct FalSurface: Sendable {
     let queue: RequestQueue
     let configuration: ServerConfiguration
     let publicURL: PublicURL
+    let webhookCheck: WebhookURLCheck
 
     /// Answers a request that `FalRoute` recognised; unknown paths get the 404 envelope.
     func handle(_ request: Request, context: GantryRequestContext) async throws -> Response {
@@ -46,9 +47,7 @@ struct FalSurface: Sendable {
         let input = try await InputReader.read(request, function: function, maxBytes: configuration.maxBodyBytes)
         let startTimeout = try Self.startTimeout(request)
         let webhook = request.uri.queryParameters.get("fal_webhook")
-        if let webhook, !(webhook.hasPrefix("http://") || webhook.hasPrefix("https://")) {
-            throw APIError.field(["query", "fal_webhook"], "Webhook URL must be an http or https URL", type: "value_error")
-        }
+        if let webhook { try await webhookCheck.check(webhook, field: ["query", "fal_webhook"]) }
         let record = try await queue.submit(.init(function: function, input: input.data, tenant: context.tenant,
                                                   priority: RequestPriority(header: request.headers[.falQueuePriority]),
                                                   startTimeout: startTimeout, webhookURL: webhook))

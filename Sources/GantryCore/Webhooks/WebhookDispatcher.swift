@@ -1,0 +1,190 @@
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+import Signing
+import Synchronization
+
+/// What a webhook POST came to, as the transport (the server's egress client) reports it.
+public enum WebhookSendResult: Sendable {
+    /// The receiver answered with this status and headers.
+    case response(status: Int, headers: [(name: String, value: String)])
+    /// No answer (DNS, connect, timeout, reset, cancelled).
+    case failed(String)
+    /// The egress policy refused the destination after resolving it.
+    case refused(String)
+}
+
+/// Sends one webhook POST: no redirects followed, the egress policy applied, `timeout` covering the whole exchange.
+public protocol WebhookTransport: Sendable {
+    func post(url: String, headers: [(String, String)], body: Data, timeout: TimeInterval) async -> WebhookSendResult
+}
+
+/// Delivers the webhook outbox: claims due deliveries, signs and POSTs them with bounded concurrency per host and in
+/// all, records each attempt (request logs, metrics, the outbox row) and schedules the next by `WebhookPolicy`.
+public final class WebhookDispatcher: Service, Sendable {
+    let store: any JobStore
+    let transport: any WebhookTransport
+    let keys: SigningKeyRing
+    let policy: WebhookPolicy
+    let owner: String
+    let logger: Logger
+    let now: @Sendable () -> Date
+    let random: @Sendable () -> Double
+    /// Attempts in flight per host.
+    private let inFlight = Mutex([String: Int]())
+
+    public init(
+        store: any JobStore, transport: any WebhookTransport, keys: SigningKeyRing, policy: WebhookPolicy, owner: String,
+        logger: Logger, now: @escaping @Sendable () -> Date = { Date() },
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
+    ) {
+        self.store = store
+        self.transport = transport
+        self.keys = keys
+        self.policy = policy
+        self.owner = owner
+        self.logger = logger
+        self.now = now
+        self.random = random
+    }
+
+    /// Gives back every claim a previous process left (the single-process host calls this at start-up, so a
+    /// delivery interrupted by a crash is attempted again at once).
+    public func recoverAtStart() async throws {
+        try await store.webhookRelease(WebhookReleaseParams())
+    }
+
+    public func run() async throws {
+        await withDiscardingTaskGroup { group in
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                do {
+                    for delivery in try await claimBatch() {
+                        group.addTask { await self.attempt(delivery) }
+                    }
+                } catch {
+                    logger.error("webhook claim failed", metadata: ["error": "\(error)"])
+                }
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(self.policy.pollInterval)) }
+            }
+            // In-flight attempts are cancelled; each gives its claim back without counting an attempt.
+            group.cancelAll()
+        }
+    }
+
+    /// Claims what the free slots allow, skipping full hosts; a batch that overfills a host gives the surplus back.
+    func claimBatch() async throws -> [WebhookDelivery] {
+        let (free, fullHosts) = inFlight.withLock { counts in
+            (policy.concurrency - counts.values.reduce(0, +), Set(counts.filter { $0.value >= policy.perHostConcurrency }.keys))
+        }
+        guard free > 0 else { return [] }
+        let claimed = try await store.webhookClaimDue(WebhookClaimParams(
+            owner: owner, now: now(), leaseDuration: policy.leaseDuration, limit: free, excludingHosts: fullHosts))
+        var accepted: [WebhookDelivery] = []
+        var surplus: [String] = []
+        inFlight.withLock { counts in
+            for delivery in claimed {
+                if counts[delivery.host, default: 0] < policy.perHostConcurrency {
+                    counts[delivery.host, default: 0] += 1
+                    accepted.append(delivery)
+                } else {
+                    surplus.append(delivery.requestID)
+                }
+            }
+        }
+        if !surplus.isEmpty { try await store.webhookRelease(WebhookReleaseParams(requestIDs: surplus, owner: owner)) }
+        return accepted
+    }
+
+    /// One attempt of one claimed delivery, start to record.
+    func attempt(_ delivery: WebhookDelivery) async {
+        defer { inFlight.withLock { counts in
+            counts[delivery.host, default: 1] -= 1
+            if counts[delivery.host] == 0 { counts[delivery.host] = nil }
+        } }
+        let number = delivery.attempts + 1
+        do {
+            guard let record = try await store.requestGet(id: delivery.requestID) else {
+                try await record(delivery, number, .failed, status: nil, error: "the request no longer exists", log: nil)
+                return
+            }
+            let body = WebhookPayload.body(for: record, format: delivery.format)
+            let started = ContinuousClock.now
+            let result = await transport.post(url: delivery.url, headers: signedHeaders(delivery, body: body), body: body, timeout: policy.timeout)
+            if Task.isCancelled {
+                try await store.webhookRelease(WebhookReleaseParams(requestIDs: [delivery.requestID], owner: owner))
+                return
+            }
+            let elapsed = started.duration(to: .now)
+            try await conclude(delivery, number, result, elapsed: elapsed)
+        } catch {
+            logger.error("webhook attempt could not be recorded", metadata: ["request_id": "\(delivery.requestID)", "error": "\(error)"])
+        }
+    }
+
+    private func conclude(_ delivery: WebhookDelivery, _ number: Int, _ result: WebhookSendResult, elapsed: Duration) async throws {
+        let outcome: WebhookPolicy.Outcome
+        var status: Int?
+        let what: String
+        switch result {
+        case .response(let code, let headers):
+            status = code
+            let retryAfter = headers.first { $0.name.lowercased() == "retry-after" }.flatMap { WebhookPolicy.retryAfter($0.value, now: now()) }
+            outcome = .status(code, retryAfter: retryAfter)
+            what = "HTTP \(code)"
+        case .failed(let why):
+            outcome = .transportFailure(why)
+            what = why
+        case .refused(let why):
+            outcome = .refused(why)
+            what = why
+        }
+        let decision = policy.decide(attempt: number, outcome: outcome, random: random())
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let prefix = "webhook attempt \(number) of \(policy.maxAttempts) to \(delivery.host): \(what) in \(String(format: "%.2f", seconds)) s"
+        switch decision {
+        case .delivered:
+            try await record(delivery, number, .delivered, status: status, error: nil, log: (prefix + "; delivered", .info))
+            Counter(label: "gantry_webhook_attempts_total", dimensions: [("outcome", "delivered")]).increment()
+        case .retry(let after):
+            try await record(delivery, number, .retry(at: now().addingTimeInterval(after)), status: status, error: what,
+                             log: (prefix + String(format: "; next attempt in %.1f s", after), .warn))
+            Counter(label: "gantry_webhook_attempts_total", dimensions: [("outcome", "retry")]).increment()
+        case .giveUp(let reason):
+            try await record(delivery, number, .failed, status: status, error: what, log: (prefix + "; giving up: \(reason)", .error))
+            Counter(label: "gantry_webhook_attempts_total", dimensions: [("outcome", "failed")]).increment()
+        }
+    }
+
+    private func record(
+        _ delivery: WebhookDelivery, _ number: Int, _ next: WebhookAttemptParams.Next, status: Int?, error: String?,
+        log: (String, LogEntry.Level)?
+    ) async throws {
+        let at = now()
+        let won = try await store.webhookRecordAttempt(WebhookAttemptParams(
+            requestID: delivery.requestID, owner: owner, attempt: number, next: next, status: status, error: error, now: at))
+        guard won else {
+            logger.warning("webhook claim was taken over; attempt not recorded", metadata: ["request_id": "\(delivery.requestID)"])
+            return
+        }
+        if let (message, level) = log {
+            try await store.logAppend(requestID: delivery.requestID, entries: [LogEntry(message: message, level: level, source: "GANTRY", timestamp: at)])
+            logger.info("\(message)", metadata: ["request_id": "\(delivery.requestID)"])
+        }
+        if next == .delivered || next == .failed {
+            Counter(label: "gantry_webhook_deliveries_total", dimensions: [("result", next == .delivered ? "delivered" : "failed")]).increment()
+        }
+    }
+
+    /// fal's signature headers: Ed25519 over `request_id \n user_id \n timestamp \n sha256-hex(body)`.
+    func signedHeaders(_ delivery: WebhookDelivery, body: Data) -> [(String, String)] {
+        let timestamp = String(Int(now().timeIntervalSince1970))
+        let message = "\(delivery.requestID)\n\(delivery.tenant)\n\(timestamp)\n\(SHA256.hex(body))"
+        let signature = keys.signingKey(now: now()).privateKey.sign(Array(message.utf8))
+        return [
+            ("Content-Type", "application/json"), ("User-Agent", "gantry-webhook/1"),
+            ("X-Fal-Webhook-Request-Id", delivery.requestID), ("X-Fal-Webhook-User-Id", delivery.tenant),
+            ("X-Fal-Webhook-Timestamp", timestamp), ("X-Fal-Webhook-Signature", Hex.encode(signature)),
+        ]
+    }
+}
