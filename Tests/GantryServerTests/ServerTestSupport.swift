@@ -31,6 +31,11 @@ struct HostOptions {
     var echoConcurrency: Int?
     var apiKeys: [String] = []
     var tls: (certificate: String, key: String)?
+    /// `--allow-egress` ranges (a loopback webhook receiver needs 127.0.0.1/32).
+    var allowEgress: [String] = []
+    var webhooks = WebhookPolicy(initialDelay: 0.05, pollInterval: 0.02)
+    /// Last adjustments to the configuration (upload limits, TTLs).
+    var configure: (inout ServerConfiguration) -> Void = { _ in }
 }
 
 /// Builds a host with the real composition seam: port 0, a temporary data directory, the repository's functions and
@@ -55,8 +60,11 @@ func withHost<T>(_ options: HostOptions = HostOptions(), _ body: (GantryServer.H
     configuration.apiKeys = options.apiKeys.map(APIKey.init(token:))
     configuration.tlsCertificatePath = options.tls?.certificate
     configuration.tlsKeyPath = options.tls?.key
+    configuration.allowEgress = options.allowEgress
+    configuration.webhooks = options.webhooks
     configuration.dispatcher = DispatcherConfiguration(
         leaseDuration: 10, heartbeatInterval: 0.1, pollInterval: 0.05, shutdownGrace: 0, sweepInterval: 0.05)
+    options.configure(&configuration)
     var logger = Logger(label: "gantry-server-tests")
     logger.logLevel = .critical
     let handlers = BuiltinFunctions.handlers.merging(FooocusFunctions.handlers()) { builtin, _ in builtin }

@@ -34,6 +34,11 @@ struct AdminRoutes: Sendable {
     /// Queue depth and stored request counts are read from the store when scraped, so they are right even when
     /// several processes share the queue.
     private func refreshGauges() async {
+        if let deliveries = try? await queue.store.webhookCounts() {
+            for state in WebhookDeliveryState.allCases {
+                Gauge(label: "gantry_webhook_deliveries", dimensions: [("state", state.rawValue)]).record(deliveries[state] ?? 0)
+            }
+        }
         guard let counts = try? await queue.store.requestCounts() else { return }
         for function in queue.registry.functions {
             let states = counts[function.id] ?? [:]
@@ -65,6 +70,8 @@ struct FileRoutes: Sendable {
                 return Response(status: .notModified, headers: headers)
             }
             headers[.contentType] = file.contentType
+            // Uploads are user content: browsers must not sniff a type other than the one the extension gives.
+            headers[HTTPField.Name("x-content-type-options")!] = "nosniff"
             headers[.contentLength] = String(file.data.count)
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(data: file.data)))
         }
