@@ -359,3 +359,22 @@ def counting_listener():
     listener = CountingListener()
     yield listener
     listener.close()
+
+
+# -- webhook receivers ---------------------------------------------------------------------------------------------
+@pytest.fixture
+def webhook_receivers():
+    """`webhook_receivers(script, port=…, default=…, ipv6=…)` → a started `WebhookReceiver`; all closed at teardown
+    (hanging replies are released first)."""
+    from webhook_receiver import WebhookReceiver
+
+    made: list[WebhookReceiver] = []
+
+    def make(script=None, **kwargs) -> WebhookReceiver:
+        receiver = WebhookReceiver(script, **kwargs)
+        made.append(receiver)
+        return receiver
+
+    yield make
+    for receiver in made:
+        receiver.close()

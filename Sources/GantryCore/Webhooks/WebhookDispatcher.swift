@@ -134,14 +134,14 @@ public final class WebhookDispatcher: Service, Sendable {
             what = "HTTP \(code)"
         case .failed(let why):
             outcome = .transportFailure(why)
-            what = why
+            what = "no answer (\(why))"
         case .refused(let why):
             outcome = .refused(why)
-            what = why
+            what = "refused by the egress policy (\(why))"
         }
         let decision = policy.decide(attempt: number, outcome: outcome, random: random())
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let prefix = "webhook attempt \(number) of \(policy.maxAttempts) to \(delivery.host): \(what) in \(String(format: "%.2f", seconds)) s"
+        let prefix = "webhook attempt \(number) of \(policy.maxAttempts) to \(delivery.host) (\(String(format: "%.2f", seconds)) s): \(what)"
         switch decision {
         case .delivered:
             try await record(delivery, number, .delivered, status: status, error: nil, log: (prefix + "; delivered", .info))
@@ -151,7 +151,8 @@ public final class WebhookDispatcher: Service, Sendable {
                              log: (prefix + String(format: "; next attempt in %.1f s", after), .warn))
             Counter(label: "gantry_webhook_attempts_total", dimensions: [("outcome", "retry")]).increment()
         case .giveUp(let reason):
-            try await record(delivery, number, .failed, status: status, error: what, log: (prefix + "; giving up: \(reason)", .error))
+            try await record(delivery, number, .failed, status: status, error: what,
+                             log: (reason.contains("egress") ? prefix + "; giving up" : prefix + "; giving up: \(reason)", .error))
             Counter(label: "gantry_webhook_attempts_total", dimensions: [("outcome", "failed")]).increment()
         }
     }
