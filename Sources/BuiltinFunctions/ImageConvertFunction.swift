@@ -60,6 +60,9 @@ public func decodeImage(_ data: Data, field: String, limits: DecodeLimits = .ini
 /// The handlers of the built-in functions, by manifest `handler` name.
 public enum BuiltinFunctions {
     public static var handlers: [String: AnyHostedFunction] {
-        ["gantry.echo": AnyHostedFunction(EchoFunction()), "gantry.image.convert": AnyHostedFunction(ImageConvertFunction())]
+        [
+            "gantry.echo": AnyHostedFunction(EchoFunction()), "gantry.image.convert": AnyHostedFunction(ImageConvertFunction()),
+            "gantry.file.digest": AnyHostedFunction(FileDigestFunction()),
+        ]
     }
 }

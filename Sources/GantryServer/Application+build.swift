@@ -48,7 +48,12 @@ public func buildApplication(
     let publicURL = PublicURL(configuration.publicURL ?? configuration.derivedPublicURL(port: configuration.port))
     let fetcher = try EgressFetcher(allowEgress: configuration.allowEgress, logger: logger)
     let notifier = ChangeNotifier()
-    let environment = RunEnvironment(fetcher: fetcher, files: files, publicURL: publicURL)
+    // One secret keys storage tokens, signed upload URLs and the tenant tags in file names.
+    let storageSigner = TokenSigner(secret: try SecretFile.loadOrCreateKey(at: dataDirectory.appendingPathComponent("storage-secret")))
+    let naming = FileNaming(signer: storageSigner)
+    let uploadStaging = try UploadStaging(dataDirectory: dataDirectory)
+    uploadStaging.sweep(now: configuration.dispatcher.now(), logger: logger)
+    let environment = RunEnvironment(fetcher: fetcher, files: files, publicURL: publicURL, naming: naming)
     let dispatcher = Dispatcher(store: store, registry: registry, notifier: notifier, environment: environment,
                                 configuration: configuration.dispatcher, logger: logger)
     let sweeper = Sweeper(store: store, notifier: notifier, configuration: configuration.dispatcher, logger: logger)
@@ -69,9 +74,11 @@ public func buildApplication(
     router.add(middleware: AuthMiddleware(keys: KeyRing(configuration.apiKeys)))
     AdminRoutes(queue: queue, registry: metrics, openAPI: OpenAPIDocument.build(registry: registry, configuration: configuration)).register(on: router)
     FileRoutes(files: files).register(on: router)
+    FalStorage(configuration: configuration, files: files, naming: naming, signer: storageSigner, staging: uploadStaging,
+               publicURL: publicURL).register(on: router)
     JWKSRoute(keys: webhookKeys).register(on: router)
-    let fal = FalSurface(queue: queue, configuration: configuration, publicURL: publicURL,
-                         webhookCheck: WebhookURLCheck(client: webhookEgress))
+    let webhookCheck = WebhookURLCheck(client: webhookEgress)
+    let fal = FalSurface(queue: queue, configuration: configuration, publicURL: publicURL, webhookCheck: webhookCheck)
     for method in [HTTPRequest.Method.get, .post, .put] {
         router.on("**", method: method) { request, context in try await fal.handle(request, context: context) }
     }

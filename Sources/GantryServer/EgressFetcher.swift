@@ -19,8 +19,13 @@ public struct EgressFetcher: InputFetcher {
     }
 
     public func fetch(_ url: String) async throws -> FetchedInput {
+        try await fetch(url, maxBytes: nil)
+    }
+
+    /// Fetches under `maxBytes` instead of the client's default cap when given.
+    public func fetch(_ url: String, maxBytes: Int?) async throws -> FetchedInput {
         do {
-            let resource = try await client.fetch(url)
+            let resource = try await client.fetch(url, maxBytes: maxBytes)
             Counter(label: "gantry_egress_bytes_total").increment(by: resource.data.count)
             return FetchedInput(data: resource.data, contentType: resource.contentType)
         } catch let error as EgressError {

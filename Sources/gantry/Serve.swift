@@ -28,7 +28,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds running work may finish after SIGTERM (env GANTRY_SHUTDOWN_GRACE).") var shutdownGrace: Double = Double(env["GANTRY_SHUTDOWN_GRACE"] ?? "") ?? 30
     @Option(help: "Lease length in seconds (env GANTRY_LEASE_SECONDS).") var leaseSeconds: Double = Double(env["GANTRY_LEASE_SECONDS"] ?? "") ?? 60
     @Option(help: "Largest accepted request body in bytes (env GANTRY_MAX_BODY_BYTES).") var maxBodyBytes: Int = Int(env["GANTRY_MAX_BODY_BYTES"] ?? "") ?? 80 * 1024 * 1024
+    @Option(help: "Largest upload request body in bytes: a single upload, a signed PUT, each multipart part (env GANTRY_MAX_UPLOAD_BYTES).")
+    var maxUploadBytes: Int = Int(env["GANTRY_MAX_UPLOAD_BYTES"] ?? "") ?? 100 * 1024 * 1024
+    @Option(help: "Largest file a multipart upload may assemble, in bytes (env GANTRY_MAX_MULTIPART_BYTES).")
+    var maxMultipartBytes: Int = Int(env["GANTRY_MAX_MULTIPART_BYTES"] ?? "") ?? 1024 * 1024 * 1024
     @OptionGroup var webhookOptions: WebhookOptions
+    @Option(help: "Fooocus-API queue bound: queued + running fooocus requests before QUEUE_IS_FULL (env GANTRY_FOOOCUS_QUEUE_SIZE).")
+    var fooocusQueueSize: Int = Int(env["GANTRY_FOOOCUS_QUEUE_SIZE"] ?? "") ?? 100
+    @Option(help: "Fooocus-API webhook for requests without webhook_url (env GANTRY_FOOOCUS_WEBHOOK_URL).")
+    var fooocusWebhookURL: String? = env["GANTRY_FOOOCUS_WEBHOOK_URL"]
     @Option(help: "Log level: trace, debug, info, notice, warning, error (env GANTRY_LOG_LEVEL).") var logLevel: String = env["GANTRY_LOG_LEVEL"] ?? "info"
 
     func run() async throws {
@@ -58,11 +66,15 @@ struct Serve: AsyncParsableCommand {
         }
         configuration.store = storeKind
         configuration.maxBodyBytes = maxBodyBytes
+        configuration.maxUploadBytes = maxUploadBytes
+        configuration.maxMultipartUploadBytes = maxMultipartBytes
         configuration.dispatcher.retention = retentionDays * 86_400
         configuration.dispatcher.shutdownGrace = shutdownGrace
         configuration.dispatcher.leaseDuration = leaseSeconds
         configuration.dispatcher.heartbeatInterval = min(15, leaseSeconds / 4)
         webhookOptions.apply(to: &configuration.webhooks)
+        configuration.fooocusQueueSize = fooocusQueueSize
+        configuration.fooocusWebhookURL = fooocusWebhookURL
         do {
             let host = try await buildApplication(configuration: configuration, handlers: Handlers.all, metrics: registry, logger: logger)
             try await host.application.runService()

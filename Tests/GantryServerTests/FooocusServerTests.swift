@@ -89,11 +89,14 @@ struct FooocusServerTests {
         let pngs = try fixturePNGs()
         try await withFooocusHost { host in
             try await host.application.test(.live) { client in
-                try await host.files.put(pngs.image, key: "2026-01-01/fixture-image.png", contentType: "image/png")
-                try await host.files.put(pngs.mask, key: "2026-01-01/fixture-mask.png", contentType: "image/png")
+                // Store files are inputs only for the tenant their name was made for (here `default`, no keys).
+                let naming = FileNaming(signer: try storageSigner(host))
+                let imageKey = naming.makeKey(tenant: "default", fileExtension: "png"), maskKey = naming.makeKey(tenant: "default", fileExtension: "png")
+                try await host.files.put(pngs.image, key: imageKey, contentType: "image/png")
+                try await host.files.put(pngs.mask, key: maskKey, contentType: "image/png")
                 let base = host.publicURL.string
-                let body = try json(["inpaint_image_url": "\(base)/files/2026-01-01/fixture-image.png",
-                                     "mask_image_url": "\(base)/files/2026-01-01/fixture-mask.png", "inpaint_mode": improveDetail,
+                let body = try json(["inpaint_image_url": "\(base)/files/\(imageKey)",
+                                     "mask_image_url": "\(base)/files/\(maskKey)", "inpaint_mode": improveDetail,
                                      "sync_mode": true, "outpaint_selections": ["Right"]])
                 let reply = try await client.send(.post, "/fal-ai/fooocus/inpaint", json: body)
                 try #require(reply.status == .ok, "\(reply.text.prefix(500))")

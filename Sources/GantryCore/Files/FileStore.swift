@@ -16,27 +16,64 @@ public struct StoredFile: Sendable {
     }
 }
 
-/// Where outputs (and, later, uploads) live. Keys look like `2026-11-21/<uuid>.png`; a key is visible only once its
-/// bytes are complete.
+/// Why a file store refused a write.
+public struct FileStoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What went wrong.
+    public enum Code: String, Sendable {
+        /// The key is not one the stores produce (`isValidFileKey`).
+        case invalidKey = "invalid_key"
+        /// A file already lives under the key; files never change once written.
+        case exists
+        /// The operating system refused (the message has the details; it never reaches a client).
+        case io
+    }
+
+    /// What went wrong.
+    public let code: Code
+    /// Details for the log; never sent to a client.
+    public let message: String
+
+    /// An error of `code` with details for the log.
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code.rawValue): \(message)" }
+}
+
+/// Where outputs and uploads live. Keys look like `2026-11-21/<uuid-hex>-<tag>.png` (see `FileNaming`); a key is
+/// visible only once its bytes are complete.
 public protocol FileStore: Sendable {
     /// Stores bytes under a key atomically: readers see the whole file or nothing.
     func put(_ data: Data, key: String, contentType: String) async throws
+    /// Moves a complete temporary file under a key (or reads it in), atomically and without replacing an existing
+    /// file (`FileStoreError.exists`). The temporary file is gone afterwards unless the call throws.
+    func putFile(at temporaryURL: URL, key: String, contentType: String) async throws
     /// The file under a key, or nil.
     func get(key: String) async throws -> StoredFile?
+    /// The size in bytes of the file under a key, or nil; cheaper than `get` where the store can tell.
+    func size(key: String) async throws -> Int?
 }
 
 extension FileStore {
-    /// A fresh, unguessable key `{yyyy-mm-dd}/{uuid}.{ext}` (UTC date).
+    public func size(key: String) async throws -> Int? {
+        try await get(key: key)?.data.count
+    }
+
+    /// A fresh, unguessable key `{yyyy-mm-dd}/{uuid}.{ext}` (UTC date) that names no tenant; files the host writes
+    /// for a request use `FileNaming.makeKey` instead.
     public static func makeKey(fileExtension: String, now: Date = Date()) -> String {
         "\(dayStamp(now))/\(UUID().uuidString.lowercased()).\(fileExtension)"
     }
+}
 
-    static func dayStamp(_ date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let parts = calendar.dateComponents([.year, .month, .day], from: date)
-        return String(format: "%04d-%02d-%02d", parts.year!, parts.month!, parts.day!)
-    }
+/// The UTC day `yyyy-mm-dd` of a date: the first component of every key.
+func dayStamp(_ date: Date) -> String {
+    var calendar = Calendar(identifier: .gregorian)
+    calendar.timeZone = TimeZone(identifier: "UTC")!
+    let parts = calendar.dateComponents([.year, .month, .day], from: date)
+    return String(format: "%04d-%02d-%02d", parts.year!, parts.month!, parts.day!)
 }
 
 /// Checks that a key is one the stores produce (`yyyy-mm-dd/name.ext`), so a request path can never escape the root.
@@ -48,16 +85,31 @@ public func isValidFileKey(_ key: String) -> Bool {
     return dayOK && nameOK && !parts[1].hasPrefix(".")
 }
 
+/// File extensions the host knows, with the content type each is served as. Types a browser would run as a page
+/// (HTML, SVG) are deliberately absent: such uploads are served as `application/octet-stream`.
+private let knownTypes: [(ext: String, type: String)] = [
+    ("png", "image/png"), ("jpg", "image/jpeg"), ("jpeg", "image/jpeg"), ("webp", "image/webp"), ("gif", "image/gif"),
+    ("bmp", "image/bmp"), ("tiff", "image/tiff"), ("json", "application/json"), ("txt", "text/plain; charset=utf-8"),
+    ("csv", "text/csv"), ("pdf", "application/pdf"), ("zip", "application/zip"), ("mp3", "audio/mpeg"),
+    ("wav", "audio/wav"), ("ogg", "audio/ogg"), ("mp4", "video/mp4"), ("webm", "video/webm"), ("bin", "application/octet-stream"),
+]
+
 /// The content type for a file extension the host writes.
 public func contentType(forExtension ext: String) -> String {
-    switch ext.lowercased() {
-    case "png": "image/png"
-    case "jpg", "jpeg": "image/jpeg"
-    case "webp": "image/webp"
-    case "json": "application/json"
-    case "txt": "text/plain; charset=utf-8"
-    default: "application/octet-stream"
+    let lowered = ext.lowercased()
+    return knownTypes.first { $0.ext == lowered }?.type ?? "application/octet-stream"
+}
+
+/// The extension the host gives a file of a content type (`bin` for unknown types).
+public func fileExtension(forContentType type: String) -> String {
+    let media = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+    switch media {
+    case "image/jpg", "image/pjpeg": return "jpg"
+    case "text/plain": return "txt"
+    case "audio/x-wav", "audio/wave": return "wav"
+    default: break
     }
+    return knownTypes.first { $0.type.split(separator: ";").first.map(String.init) == media }?.ext ?? "bin"
 }
 
 /// Keeps files in memory (tests and `gantry run`).
@@ -70,6 +122,19 @@ public final class MemoryFileStore: FileStore, @unchecked Sendable {
     public func put(_ data: Data, key: String, contentType: String) async throws {
         let file = StoredFile(data: data, contentType: contentType, etag: etag(key: key, size: data.count), modified: Date())
         lock.withLock { files[key] = file }
+    }
+
+    public func putFile(at temporaryURL: URL, key: String, contentType: String) async throws {
+        guard isValidFileKey(key) else { throw FileStoreError(.invalidKey, "invalid file key \(key)") }
+        let data = try Data(contentsOf: temporaryURL)
+        let file = StoredFile(data: data, contentType: contentType, etag: etag(key: key, size: data.count), modified: Date())
+        let stored = lock.withLock {
+            guard files[key] == nil else { return false }
+            files[key] = file
+            return true
+        }
+        guard stored else { throw FileStoreError(.exists, "a file already exists under \(key)") }
+        try? FileManager.default.removeItem(at: temporaryURL)
     }
 
     public func get(key: String) async throws -> StoredFile? {

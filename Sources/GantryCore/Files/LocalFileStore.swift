@@ -36,6 +36,32 @@ public struct LocalFileStore: FileStore {
         }
     }
 
+    /// Flushes the temporary file and hard-links it under the key, which fails rather than replacing a file that is
+    /// already there (a rename would silently replace it). The temporary file should live on the same filesystem
+    /// (the staging directories sit in the data directory); otherwise it is copied next to its destination first.
+    public func putFile(at temporaryURL: URL, key: String, contentType: String) async throws {
+        guard isValidFileKey(key) else { throw FileStoreError(.invalidKey, "invalid file key \(key)") }
+        let destination = root.appendingPathComponent(key)
+        try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
+        // fsync of a large file can take a while: keep it off the cooperative pool.
+        try await Compute.shared.run {
+            try Self.flush(temporaryURL)
+            if link(temporaryURL.path, destination.path) == 0 {
+                unlink(temporaryURL.path)
+                return
+            }
+            let code = errno
+            guard code == EXDEV else { throw Self.linkError(code, key: key) }
+            // Another filesystem: copy next to the destination, flush, and link that instead.
+            let copy = destination.deletingLastPathComponent().appendingPathComponent(".tmp-\(UUID().uuidString)")
+            defer { unlink(copy.path) }
+            try FileManager.default.copyItem(at: temporaryURL, to: copy)
+            try Self.flush(copy)
+            guard link(copy.path, destination.path) == 0 else { throw Self.linkError(errno, key: key) }
+            unlink(temporaryURL.path)
+        }
+    }
+
     public func get(key: String) async throws -> StoredFile? {
         guard isValidFileKey(key) else { return nil }
         let url = root.appendingPathComponent(key)
@@ -43,5 +69,24 @@ public struct LocalFileStore: FileStore {
         let attributes = try? FileManager.default.attributesOfItem(atPath: url.path)
         let modified = attributes?[.modificationDate] as? Date ?? Date()
         return StoredFile(data: data, contentType: contentType(forExtension: url.pathExtension), etag: etag(key: key, size: data.count), modified: modified)
+    }
+
+    public func size(key: String) async throws -> Int? {
+        guard isValidFileKey(key) else { return nil }
+        var info = stat()
+        guard stat(root.appendingPathComponent(key).path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return Int(info.st_size)
+    }
+
+    private static func flush(_ url: URL) throws {
+        let descriptor = open(url.path, O_RDONLY)
+        guard descriptor >= 0 else { throw FileStoreError(.io, "cannot open \(url.lastPathComponent) (errno \(errno))") }
+        defer { close(descriptor) }
+        guard fsync(descriptor) == 0 else { throw FileStoreError(.io, "cannot flush \(url.lastPathComponent) (errno \(errno))") }
+    }
+
+    private static func linkError(_ code: Int32, key: String) -> FileStoreError {
+        code == EEXIST ? FileStoreError(.exists, "a file already exists under \(key)")
+            : FileStoreError(.io, "cannot move file into place (errno \(code))")
     }
 }

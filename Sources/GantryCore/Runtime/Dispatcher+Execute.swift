@@ -21,7 +21,8 @@ extension Dispatcher {
             syncMode: Self.syncMode(of: record.input), deadline: started.addingTimeInterval(function.manifest.timeoutSeconds),
             logger: logger,
             reporter: StoreReporter(store: store, notifier: notifier, requestID: record.id, attempt: record.attempt, maxLines: configuration.maxLogLinesPerAttempt, logger: logger),
-            fetcher: environment.fetcher, files: environment.files, publicURL: environment.publicURL.string, now: configuration.now)
+            fetcher: environment.fetcher, files: environment.files, publicURL: environment.publicURL.string,
+            naming: environment.naming, now: configuration.now)
         logger.info("running")
         // A cancel that arrived while a previous attempt's runner was dying survives the rescue; honour it now.
         if record.cancelRequested { control.stop(.user) }

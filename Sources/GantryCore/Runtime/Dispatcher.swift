@@ -142,16 +142,22 @@ struct RunningEntry: Sendable {
     var control: RunControl
 }
 
-/// What a run needs from the host besides the store: input fetching, output storage and the public base URL.
+/// What a run needs from the host besides the store: input fetching, output storage, the public base URL and the
+/// tenant-scoped file naming.
 public struct RunEnvironment: Sendable {
     public var fetcher: any InputFetcher
     public var files: any FileStore
     public var publicURL: PublicURL
+    /// Names output files after their tenant and decides which store files a tenant's inputs may name.
+    public var naming: FileNaming
 
-    public init(fetcher: any InputFetcher, files: any FileStore, publicURL: PublicURL) {
+    /// - Parameter naming: the host passes the naming keyed by its storage secret; the default, a fresh random key,
+    ///   suits processes whose files need not outlive them.
+    public init(fetcher: any InputFetcher, files: any FileStore, publicURL: PublicURL, naming: FileNaming = .ephemeral()) {
         self.fetcher = fetcher
         self.files = files
         self.publicURL = publicURL
+        self.naming = naming
     }
 }
 

@@ -31,14 +31,18 @@ public struct RequestQueue: Sendable {
         /// Seconds the request may wait in the queue before it expires (`X-Fal-Request-Timeout`).
         public var startTimeout: Double?
         public var webhookURL: String?
+        /// The body shape of the webhook: fal's, or Fooocus-API's for requests its surface submitted.
+        public var webhookFormat: WebhookFormat
 
-        public init(function: RegisteredFunction, input: Data, tenant: String, priority: RequestPriority = .normal, startTimeout: Double? = nil, webhookURL: String? = nil) {
+        public init(function: RegisteredFunction, input: Data, tenant: String, priority: RequestPriority = .normal, startTimeout: Double? = nil,
+                    webhookURL: String? = nil, webhookFormat: WebhookFormat = .fal) {
             self.function = function
             self.input = input
             self.tenant = tenant
             self.priority = priority
             self.startTimeout = startTimeout
             self.webhookURL = webhookURL
+            self.webhookFormat = webhookFormat
         }
     }
 
@@ -48,7 +52,8 @@ public struct RequestQueue: Sendable {
         let record = try await store.requestInsert(RequestInsertParams(
             id: UUID().uuidString.lowercased(), tenant: submission.tenant, functionID: submission.function.id, input: submission.input,
             priority: submission.priority, maxAttempts: submission.function.manifest.maxAttempts, createdAt: now,
-            startDeadline: submission.startTimeout.map { now.addingTimeInterval($0) }, webhookURL: submission.webhookURL))
+            startDeadline: submission.startTimeout.map { now.addingTimeInterval($0) }, webhookURL: submission.webhookURL,
+            webhookFormat: submission.webhookFormat))
         RuntimeMetrics.shared.submitted(submission.function.id).increment()
         notifier.publish(Dispatcher.workKey(submission.function.id))
         return record
@@ -93,7 +98,7 @@ public struct RequestQueue: Sendable {
             requestID: requestID, functionID: function.id, tenant: tenant, attempt: 1, syncMode: syncMode,
             deadline: configuration.now().addingTimeInterval(function.manifest.timeoutSeconds), logger: logger,
             reporter: LoggerReporter(logger: logger), fetcher: environment.fetcher, files: environment.files,
-            publicURL: environment.publicURL.string, now: configuration.now)
+            publicURL: environment.publicURL.string, naming: environment.naming, now: configuration.now)
         let control = RunControl()
         let limiter = dispatcher.limiters[function.id] ?? ConcurrencyLimiter(permits: 1)
         await limiter.acquire()

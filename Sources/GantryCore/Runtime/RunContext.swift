@@ -1,33 +1,6 @@
 import Foundation
 import Logging
 
-/// Bytes fetched for a function input (an http(s) URL or a `data:` URI).
-public struct FetchedInput: Sendable {
-    public var data: Data
-    public var contentType: String?
-
-    public init(data: Data, contentType: String?) {
-        self.data = data
-        self.contentType = contentType
-    }
-}
-
-/// Why an input could not be fetched: a short code (`forbidden_address`, `too_large`, …) and a sentence.
-public struct InputFetchError: Error, Sendable {
-    public var code: String
-    public var message: String
-
-    public init(code: String, message: String) {
-        self.code = code
-        self.message = message
-    }
-}
-
-/// Fetches function inputs under the host's egress policy. The server wires it to libcurl.
-public protocol InputFetcher: Sendable {
-    func fetch(_ url: String) async throws -> FetchedInput
-}
-
 /// Receives what a running request reports: log lines and progress.
 public protocol RunReporter: Sendable {
     func log(_ entry: LogEntry) async
@@ -49,12 +22,15 @@ public struct RunContext: Sendable {
     private let fetcher: any InputFetcher
     private let files: any FileStore
     private let publicURL: String
+    private let naming: FileNaming
     private let now: @Sendable () -> Date
 
+    /// - Parameter naming: names stored outputs after `tenant` and decides which store files inputs may name; the
+    ///   host passes the one keyed by its storage secret.
     public init(
         requestID: String, functionID: String, tenant: String, attempt: Int, syncMode: Bool, deadline: Date?,
         logger: Logger, reporter: any RunReporter, fetcher: any InputFetcher, files: any FileStore, publicURL: String,
-        now: @escaping @Sendable () -> Date = { Date() }
+        naming: FileNaming = .ephemeral(), now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.requestID = requestID
         self.functionID = functionID
@@ -67,6 +43,7 @@ public struct RunContext: Sendable {
         self.fetcher = fetcher
         self.files = files
         self.publicURL = publicURL
+        self.naming = naming
         self.now = now
     }
 
@@ -81,17 +58,43 @@ public struct RunContext: Sendable {
     }
 
     /// Fetches an input URL or data URI. A refused or failed fetch is the caller's error: 422 naming `field`.
-    public func fetch(_ url: String, field: String) async throws -> FetchedInput {
+    ///
+    /// A URL of the host's own file store (`<publicURL>/files/…`) is read from the store directly — no HTTP round
+    /// trip, so no egress check — but only when the request's tenant may read it; a file of another tenant answers
+    /// exactly like a missing one (`file_not_found`).
+    /// - Parameter maxBytes: the largest input accepted (default `FetchedInput.defaultMaxBytes`).
+    public func fetch(_ url: String, field: String, maxBytes: Int? = nil) async throws -> FetchedInput {
+        if let key = storeKey(of: url) {
+            return try await readStored(key: key, url: url, field: field, maxBytes: maxBytes ?? FetchedInput.defaultMaxBytes)
+        }
         do {
-            return try await fetcher.fetch(url)
+            return try await fetcher.fetch(url, maxBytes: maxBytes)
         } catch let error as InputFetchError {
             throw FunctionError.input(field: [field], code: error.code, message: error.message)
         }
     }
 
+    /// The store key a URL names when it points at this host's files, else nil (query and fragment ignored).
+    func storeKey(of url: String) -> String? {
+        let prefix = publicURL + "/files/"
+        guard url.hasPrefix(prefix) else { return nil }
+        let rest = url.dropFirst(prefix.count)
+        return String(rest.prefix { $0 != "?" && $0 != "#" })
+    }
+
+    private func readStored(key: String, url: String, field: String, maxBytes: Int) async throws -> FetchedInput {
+        let notFound = FunctionError.input(field: [field], code: "file_not_found", message: "No file at \(url)")
+        guard naming.isReadable(key: key, by: tenant), let size = try await files.size(key: key) else { throw notFound }
+        guard size <= maxBytes else {
+            throw FunctionError.input(field: [field], code: "too_large", message: "\(url) is larger than \(maxBytes) bytes")
+        }
+        guard let file = try await files.get(key: key) else { throw notFound }
+        return FetchedInput(data: file.data, contentType: file.contentType)
+    }
+
     /// Stores an output file and returns its record; in `sync_mode` the record carries a `data:` URI instead.
     public func store(_ data: Data, contentType: String, fileExtension: String, width: Int?, height: Int?) async throws -> ImageRecord {
-        let key = LocalFileStore.makeKey(fileExtension: fileExtension, now: now())
+        let key = naming.makeKey(tenant: tenant, fileExtension: fileExtension, now: now())
         let fileName = String(key.split(separator: "/").last ?? Substring(key))
         if syncMode {
             let url = "data:\(contentType);base64,\(data.base64EncodedString())"

@@ -21,6 +21,8 @@ import GantryCore
 /// | `maxMultipartUploadBytes` | a completed multipart upload | 1 GiB |
 /// | `uploadTokenTTL` | seconds a storage token or signed upload URL stays valid | 3600 |
 /// | `webhooks` | webhook attempts (10), first retry delay (14 s, doubling), max delay (1 h), timeout (15 s), per-host (4) | see `WebhookPolicy` |
+/// | `fooocusQueueSize` | Fooocus-API queue bound: queued + running fooocus requests before `QUEUE_IS_FULL` | 100 |
+/// | `fooocusWebhookURL` | Fooocus-API webhook for requests that name no `webhook_url` | none |
 public struct ServerConfiguration: Sendable {
     /// Where requests are stored.
     public enum StoreKind: Sendable, Equatable {
@@ -53,6 +55,11 @@ public struct ServerConfiguration: Sendable {
     public var dispatcher = DispatcherConfiguration()
     /// Webhook delivery: attempts, backoff, timeout, concurrency per host and in all.
     public var webhooks = WebhookPolicy()
+    /// Fooocus-API's `--queue-size`: queued plus running requests of the fooocus functions (all tenants, either
+    /// surface) at which its routes answer `QUEUE_IS_FULL`.
+    public var fooocusQueueSize: Int = 100
+    /// Fooocus-API's `--webhook-url`: where its routes' requests without a `webhook_url` report.
+    public var fooocusWebhookURL: String?
 
     public init() {}
 
@@ -83,6 +90,10 @@ public struct ServerConfiguration: Sendable {
             throw ConfigurationError("maxMultipartUploadBytes must be at least maxUploadBytes")
         }
         if !(uploadTokenTTL >= 1 && uploadTokenTTL <= 7 * 86_400) { throw ConfigurationError("uploadTokenTTL must be 1 s to 7 days") }
+        if fooocusQueueSize < 1 { throw ConfigurationError("--fooocus-queue-size must be at least 1") }
+        if let url = fooocusWebhookURL, !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+            throw ConfigurationError("--fooocus-webhook-url must start with http:// or https://")
+        }
         try dispatcher.validate()
         try webhooks.validate()
     }

@@ -12,8 +12,10 @@ public struct GantryRequestContext: RequestContext {
     }
 }
 
-/// Authenticates `Authorization: Key <token>` (or `Bearer <token>`) against the key ring. Health, readiness,
-/// metrics, OpenAPI and served files stay public, like a CDN's.
+/// Authenticates `Authorization: Key <token>` (or `Bearer <token>`), or Fooocus-API's `X-API-KEY: <token>`, against
+/// the key ring; both map to the same tenants. Health, readiness, `/ping`, metrics, OpenAPI and served files stay
+/// public, like a CDN's. A missing or wrong key is 401 with the envelope on every surface (Fooocus-API's own 403
+/// `{"detail":"Forbidden"}` is not mimicked: its clients only check for a non-200).
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = GantryRequestContext
     let keys: KeyRing
@@ -21,10 +23,13 @@ struct AuthMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard keys.isEnabled, !Self.isPublic(request.uri.path) else { return try await next(request, context) }
         var context = context
-        guard let header = request.headers[.authorization], let token = Self.token(from: header), let tenant = keys.tenant(for: token) else {
+        let token = request.headers[.authorization].flatMap(Self.token(from:))
+            ?? request.headers[Self.xAPIKey].map { $0.trimmingCharacters(in: .whitespaces) }
+        guard let token, let tenant = keys.tenant(for: token) else {
             var headers = HTTPFields()
             headers[.wwwAuthenticate] = "Key"
-            throw APIError(.unauthorized, "unauthorized", "Missing or invalid API key: send 'Authorization: Key <token>'", headers: headers)
+            throw APIError(.unauthorized, "unauthorized", "Missing or invalid API key: send 'Authorization: Key <token>' or 'X-API-KEY: <token>'",
+                           headers: headers)
         }
         context.tenant = tenant
         return try await next(request, context)
@@ -37,7 +42,10 @@ struct AuthMiddleware: RouterMiddleware {
         return nil
     }
 
+    /// Fooocus-API's key header.
+    static let xAPIKey = HTTPField.Name("x-api-key")!
+
     static func isPublic(_ path: String) -> Bool {
-        ["/health", "/ready", "/metrics", "/openapi.json", "/.well-known/jwks.json"].contains(path) || path.hasPrefix("/files/")
+        ["/health", "/ready", "/ping", "/metrics", "/openapi.json", "/.well-known/jwks.json"].contains(path) || path.hasPrefix("/files/")
     }
 }

@@ -1,0 +1,113 @@
+import Foundation
+import GantryCore
+import Logging
+import NIOCore
+
+/// The data directory's staging area for uploads in flight, `<data-dir>/uploads/`: `incoming/` holds single bodies
+/// while they stream in, `multipart/<uploadId>/` the parts of a multipart upload until it completes.
+///
+/// It sits in the data directory next to the file store, so finished files move into the store by a link on the
+/// same filesystem rather than a copy.
+struct UploadStaging: Sendable {
+    let root: URL
+
+    /// Creates the staging directories if needed.
+    init(dataDirectory: URL) throws {
+        root = dataDirectory.appendingPathComponent("uploads")
+        for directory in [incoming, multipart] {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        }
+    }
+
+    var incoming: URL { root.appendingPathComponent("incoming") }
+    var multipart: URL { root.appendingPathComponent("multipart") }
+
+    /// A fresh path in `incoming/` for one request body.
+    func newIncomingFile() -> URL {
+        incoming.appendingPathComponent(UUID().uuidString.lowercased())
+    }
+
+    /// The directory of a multipart upload; nil unless `uploadID` has the shape this host makes (32 hex digits), so a
+    /// path parameter can never name anything outside `multipart/`.
+    func multipartDirectory(_ uploadID: String) -> URL? {
+        guard uploadID.count == 32, uploadID.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else { return nil }
+        return multipart.appendingPathComponent(uploadID)
+    }
+
+    /// Removes incoming bodies and multipart uploads untouched for longer than `age` (abandoned by a client or left
+    /// by a crash); returns how many were removed. Called at start-up.
+    @discardableResult
+    func sweep(olderThan age: TimeInterval = 86_400, now: Date = Date(), logger: Logger? = nil) -> Int {
+        var removed = 0
+        for directory in [incoming, multipart] {
+            let entries = (try? FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: [.contentModificationDateKey])) ?? []
+            for entry in entries {
+                let modified = (try? entry.resourceValues(forKeys: [.contentModificationDateKey]))?.contentModificationDate ?? now
+                guard now.timeIntervalSince(modified) > age else { continue }
+                if (try? FileManager.default.removeItem(at: entry)) != nil { removed += 1 }
+            }
+        }
+        if removed > 0 { logger?.notice("removed abandoned uploads", metadata: ["count": "\(removed)"]) }
+        return removed
+    }
+}
+
+/// Streams a request body to a file while counting it, so an upload of 100 MiB never sits in memory and a body over
+/// the limit is refused as soon as it crosses it.
+///
+/// The file is created exclusively (never an existing path) and flushed to disk before `spool` returns; on any
+/// failure — the limit, a client that went away, a full disk — it is removed, so no partial file is left behind.
+enum BodySpool {
+    /// The 413 an upload over `limit` answers with.
+    static func tooLarge(_ limit: Int) -> APIError {
+        APIError(.contentTooLarge, "request_too_large", "Upload is larger than \(limit) bytes")
+    }
+
+    /// Refuses a request whose declared `Content-Length` is already over `limit`, before reading any of it.
+    static func checkDeclaredLength(_ header: String?, limit: Int) throws {
+        if let header, let declared = Int(header.trimmingCharacters(in: .whitespaces)), declared > limit {
+            throw tooLarge(limit)
+        }
+    }
+
+    /// Writes every chunk of `body` to a new file at `url`; returns the byte count.
+    /// - Throws: the 413 `APIError` past `limit`, or whatever reading the body or writing the file threw.
+    static func spool<Body: AsyncSequence>(_ body: Body, to url: URL, limit: Int) async throws -> Int where Body.Element == ByteBuffer {
+        let descriptor = open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw FileStoreError(.io, "cannot create \(url.lastPathComponent) (errno \(errno))") }
+        var closed = false
+        do {
+            var total = 0
+            for try await chunk in body {
+                total += chunk.readableBytes
+                if total > limit { throw tooLarge(limit) }
+                try writeAll(chunk, to: descriptor)
+            }
+            // fsync can take a while for a large file: do it on a compute thread, not the cooperative pool.
+            let synced = await Compute.shared.run { fsync(descriptor) == 0 }
+            closed = true
+            close(descriptor)
+            guard synced else { throw FileStoreError(.io, "cannot flush \(url.lastPathComponent)") }
+            return total
+        } catch {
+            if !closed { close(descriptor) }
+            unlink(url.path)
+            throw error
+        }
+    }
+
+    /// Writes a whole buffer, retrying short writes and interrupts.
+    private static func writeAll(_ chunk: ByteBuffer, to descriptor: Int32) throws {
+        try chunk.withUnsafeReadableBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw FileStoreError(.io, "cannot write upload (errno \(errno))")
+                }
+                offset += written
+            }
+        }
+    }
+}
