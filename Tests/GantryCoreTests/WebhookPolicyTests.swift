@@ -130,5 +130,7 @@ import Testing
                 .object(["url": .string("http://h/files/b.png"), "seed": .string("42")]),
             ]),
         ]))
+        let failed = WebhookPayload.body(for: record(.failed, errorType: "function_error", message: "boom"), format: .fooocus)
+        #expect(try json(failed) == .object(["job_id": .string("req-1"), "job_result": .array([])]))
     }
 }

@@ -62,7 +62,8 @@ struct FooocusServerTests {
                 let body = try json(["inpaint_image_url": dataURI(pngs.image), "mask_image_url": dataURI(pngs.mask),
                                      "inpaint_mode": improveDetail, "output_format": "png", "seed": 9, "prompt": "a cat"])
                 let submitted = try await client.submit("fal-ai/fooocus/inpaint", body)
-                let done = try await client.waitForStatus(submitted["status_url"], "COMPLETED", query: "?logs=1")
+                // A whole debug-build inpaint: ~9 s alone, several times that beside the other suites on 2 cores.
+                let done = try await client.waitForStatus(submitted["status_url"], "COMPLETED", query: "?logs=1", timeout: .seconds(180))
                 #expect(done.json["error"] == nil)
                 let messages = done.json["logs"]?.arrayValue?.compactMap { $0["message"]?.stringValue } ?? []
                 #expect(messages.contains { $0.contains("does not follow prompts") && $0.contains("prompt") })

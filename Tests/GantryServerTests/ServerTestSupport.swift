@@ -100,10 +100,12 @@ extension TestClientProtocol {
     }
 
     /// Polls a status URL until its `status` is `wanted`, and returns that reply.
-    func waitForStatus(_ url: JSONValue?, _ wanted: String, query: String = "", headers: HTTPFields = [:]) async throws -> Reply {
+    func waitForStatus(
+        _ url: JSONValue?, _ wanted: String, query: String = "", headers: HTTPFields = [:], timeout: Duration = .seconds(15)
+    ) async throws -> Reply {
         let path = try #require(url?.stringValue.flatMap(pathOf)) + query
         var last: Reply?
-        let reached = try await eventually {
+        let reached = try await eventually(timeout: timeout) {
             last = try await send(.get, path, headers: headers)
             return last?.json["status"]?.stringValue == wanted
         }

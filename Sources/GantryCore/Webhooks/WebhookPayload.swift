@@ -49,10 +49,10 @@ public enum WebhookPayload {
         return .object(body)
     }
 
-    /// Fooocus-API's shape: `{"job_id", "job_result": [{"url", "seed"}] | null}` (seeds as strings, as Fooocus-API
-    /// sends them).
+    /// Fooocus-API's shape: `{"job_id", "job_result": [{"url", "seed"}]}` (seeds as strings, as Fooocus-API sends
+    /// them; an empty list when the job did not succeed, as Fooocus-API sends it).
     static func fooocus(_ record: RequestRecord) -> JSONValue {
-        var results: JSONValue = .null
+        var results: JSONValue = .array([])
         if record.state == .succeeded, let body = record.result?.body, case .object(let output)? = try? JSONValue.parse(body),
            case .array(let images)? = output["images"] {
             let seed: Double? = if case .number(let value)? = output["seed"] { value } else { nil }

@@ -52,17 +52,26 @@ struct AdminRoutes: Sendable {
 }
 
 /// `GET /files/{yyyy-mm-dd}/{name}`: serves the local file store with its content type, length, a strong ETag and
-/// long-lived caching (files never change under a key).
+/// long-lived caching (files never change under a key). An image is re-encoded when `Accept` names exactly one
+/// image format (`FileNegotiation`, Fooocus-API's behaviour).
 struct FileRoutes: Sendable {
     let files: any FileStore
 
     func register(on router: Router<GantryRequestContext>) {
         router.get("/files/:day/:name") { request, context in
             let key = "\(context.parameters.get("day") ?? "")/\(context.parameters.get("name") ?? "")"
-            guard isValidFileKey(key), let file = try await files.get(key: key) else {
+            guard isValidFileKey(key), var file = try await files.get(key: key) else {
                 throw APIError(.notFound, "file_not_found", "File not found")
             }
             var headers = HTTPFields()
+            // Fooocus-API's Accept-based conversion (FileNegotiation); a representation varies with Accept.
+            if FileNegotiation.isConvertible(file.contentType) {
+                headers[.vary] = "Accept"
+                if let format = FileNegotiation.requestedFormat(request.headers[.accept]),
+                   let converted = await FileNegotiation.convert(file, to: format) {
+                    file = converted
+                }
+            }
             headers[.eTag] = file.etag
             headers[.cacheControl] = "public, max-age=31536000, immutable"
             headers[.lastModified] = httpDate(file.modified)
