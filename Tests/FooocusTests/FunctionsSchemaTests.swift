@@ -109,8 +109,7 @@ struct FunctionsSchemaTests {
             func run(_ input: GantryCore.JSONValue, context: RunContext) async throws -> GantryCore.JSONValue { input }
         }
         var handlers = FooocusFunctions.handlers()
-        handlers["gantry.echo"] = AnyHostedFunction(Noop())
-        handlers["gantry.image.convert"] = AnyHostedFunction(Noop())
+        for builtin in ["gantry.echo", "gantry.image.convert", "gantry.file.digest"] { handlers[builtin] = AnyHostedFunction(Noop()) }
         let registry = try FunctionRegistry.load(functionsDirectory: Self.root.appendingPathComponent("functions").path,
                                                  schemasDirectory: Self.root.appendingPathComponent("schemas").path, handlers: handlers)
         for id in ["fal-ai/fooocus", "fal-ai/fooocus/inpaint", "fal-ai/fooocus/upscale-or-vary", "fal-ai/fooocus/image-prompt"] {
