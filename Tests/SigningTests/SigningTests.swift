@@ -48,6 +48,8 @@ struct PrimitiveTests {
         #expect(Base64URL.encode([0xfb, 0xff]) == "-_8")
         #expect(Base64URL.decode("-_8") == [0xfb, 0xff])
         #expect(Base64URL.decode("a+b") == nil)
+        // "-_8" and "-_9" would decode to the same bytes; only the canonical spelling is accepted.
+        #expect(Base64URL.decode("-_9") == nil)
     }
 }
 
