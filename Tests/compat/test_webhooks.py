@@ -498,6 +498,8 @@ def test_policy_is_rechecked_at_send_time(gantry_pool, webhook_receivers):
     rx = webhook_receivers([500], default=200)  # a second attempt that got through would be answered 200
     submitted = submit(server, {"marker": marker()}, rx.url("/recheck"))
     rx.wait_for(1, 15)
+    # The first attempt's outcome is recorded before the host stops, so the refused one is the second.
+    wait_for(lambda: len(webhook_log_lines(server, submitted)) >= 1, 10, 0.1, "the first attempt to be recorded")
     server.stop()
     server.allow_egress = []
     server.restart()

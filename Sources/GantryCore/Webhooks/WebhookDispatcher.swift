@@ -111,12 +111,14 @@ public final class WebhookDispatcher: Service, Sendable {
             let body = WebhookPayload.body(for: record, format: delivery.format)
             let started = ContinuousClock.now
             let result = await transport.post(url: delivery.url, headers: signedHeaders(delivery, body: body), body: body, timeout: policy.timeout)
-            if Task.isCancelled {
-                try await store.webhookRelease(WebhookReleaseParams(requestIDs: [delivery.requestID], owner: owner))
+            let elapsed = started.duration(to: .now)
+            if Task.isCancelled, case .failed = result {
+                // Shutdown interrupted the attempt before an answer: give the claim back, no attempt counted.
+                try await Task.detached { try await self.store.webhookRelease(WebhookReleaseParams(requestIDs: [delivery.requestID], owner: self.owner)) }.value
                 return
             }
-            let elapsed = started.duration(to: .now)
-            try await conclude(delivery, number, result, elapsed: elapsed)
+            // An answer that arrived is recorded even during shutdown (a delivered webhook must not be sent again).
+            try await Task.detached { try await self.conclude(delivery, number, result, elapsed: elapsed) }.value
         } catch {
             logger.error("webhook attempt could not be recorded", metadata: ["request_id": "\(delivery.requestID)", "error": "\(error)"])
         }
