@@ -66,10 +66,19 @@ public struct UpscaleSizing: Sendable, Equatable {
     ///   size, scale or factor; shape-ceil errors as ``ShapeCeil``.
     public init(method: String, height: Int, width: Int, upscalerScale: Int,
                 customValue: Double? = nil) throws(FooocusError) {
+        try self.init(factor: Self.factor(method: method, customValue: customValue),
+                      isFast: method.lowercased().contains("fast"), height: height, width: width,
+                      upscalerScale: upscalerScale)
+    }
+
+    /// Plans an upscale by an explicit factor `f` (a custom factor, which
+    /// Fooocus-API and FooocusAPI resolve from their own fields), by the
+    /// rules of ``init(method:height:width:upscalerScale:customValue:)``.
+    public init(factor f: Double, isFast: Bool, height: Int, width: Int,
+                upscalerScale: Int) throws(FooocusError) {
         guard height > 0, width > 0, upscalerScale > 0 else {
             throw .invalidParameter("upscale of \(width)×\(height) by \(upscalerScale)")
         }
-        let f = Self.factor(method: method, customValue: customValue)
         guard f.isFinite, f > 0 else { throw .invalidParameter("upscale factor \(f)") }
         factor = f
         var s = ShapeCeil.shapeCeil(height: Double(height) * f, width: Double(width) * f)
@@ -82,7 +91,7 @@ public struct UpscaleSizing: Sendable, Equatable {
         } else {
             (self.height, self.width) = (Int(Double(height) * f), Int(Double(width) * f))
         }
-        isFast = method.lowercased().contains("fast")
+        self.isFast = isFast
         isDirect = isFast || s > 2800
         if isDirect {
             (vaeHeight, vaeWidth) = (nil, nil)
@@ -100,9 +109,16 @@ public struct UpscaleSizing: Sendable, Equatable {
     ///   as ``init(method:height:width:upscalerScale:customValue:)``.
     public static func upscale(_ image: Image, method: String, upscaler: any Upscaler = LanczosUpscaler(),
                                customValue: Double? = nil) throws(FooocusError) -> (image: Image, sizing: UpscaleSizing) {
+        try upscale(image, factor: factor(method: method, customValue: customValue),
+                    isFast: method.lowercased().contains("fast"), upscaler: upscaler)
+    }
+
+    /// ``upscale(_:method:upscaler:customValue:)`` by an explicit factor.
+    public static func upscale(_ image: Image, factor: Double, isFast: Bool = false,
+                               upscaler: any Upscaler = LanczosUpscaler()) throws(FooocusError) -> (image: Image, sizing: UpscaleSizing) {
         guard image.channels != 2 else { throw .unsupportedChannels(2) }
-        let sizing = try UpscaleSizing(method: method, height: image.height, width: image.width,
-                                       upscalerScale: upscaler.scale, customValue: customValue)
+        let sizing = try UpscaleSizing(factor: factor, isFast: isFast, height: image.height, width: image.width,
+                                       upscalerScale: upscaler.scale)
         let up = upscaler.upscale(PixelOps.hwc3(image))
         if sizing.shapeCeil < 1024 {
             return (try ShapeCeil.setImageShapeCeil(up, target: 1024), sizing)

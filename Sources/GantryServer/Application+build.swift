@@ -80,13 +80,16 @@ public func buildApplication(
     let webhookCheck = WebhookURLCheck(client: webhookEgress)
     // Fooocus-API's routes are fixed paths, so they go before fal's catch-all.
     let fooocusJobs = FooocusJobIndex()
-    FooocusAPISurface(
+    let fooocusAPI = FooocusAPISurface(
         jobs: FooocusAPIJobs(queue: queue, index: fooocusJobs, queueSize: configuration.fooocusQueueSize,
                              webhookURL: configuration.fooocusWebhookURL, webhookCheck: webhookCheck),
         responses: FooocusAPIResponses(queue: queue, files: files, publicURL: publicURL, index: fooocusJobs),
         catalog: FooocusAPICatalog.load(schemasDirectory: configuration.schemasDirectory, registry: registry, logger: logger),
         maxBodyBytes: configuration.maxBodyBytes
-    ).register(on: router)
+    )
+    fooocusAPI.register(on: router)
+    // FooocusAPI 2.5 shares its queue side, bodies and catalog.
+    FooocusAPI25Surface(api: fooocusAPI, tasks: FooocusAPI25TaskIndex()).register(on: router)
     let fal = FalSurface(queue: queue, configuration: configuration, publicURL: publicURL, webhookCheck: webhookCheck)
     for method in [HTTPRequest.Method.get, .post, .put] {
         router.on("**", method: method) { request, context in try await fal.handle(request, context: context) }

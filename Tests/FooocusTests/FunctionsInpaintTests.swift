@@ -72,6 +72,32 @@ struct FunctionsInpaintTests {
         }
     }
 
+    /// The per-side distances (a Gantry extension): left 64 on a 64×64 image adds 64 columns (a 128×64 canvas,
+    /// which the paste-back keeps), a distance of an unselected side changes nothing, and a distance equal to
+    /// Fooocus's default int(0.3·64) = 19 gives the same bytes as none at all.
+    @Test func outpaintDistancesSetTheCanvas() async throws {
+        let image = Resample.lanczos(try Fixtures.pair(Fixtures.alex).image, width: 64, height: 64)
+        let base: [String: Any] = ["inpaint_image_url": try Fixtures.dataURI(image), "outpaint_selections": ["Left"], "output_format": "png",
+                                   "seed": 9, "inpaint_mode": Self.improveDetail]
+        let (wide, h1) = try await Self.run(base.merging(["outpaint_distance_left": 64, "outpaint_distance_top": 30]) { $1 })
+        let result = try await h1.image(of: wide.images[0])
+        #expect(result.width == 128 && result.height == 64)
+        #expect(OutpaintExpansion.padding(height: 64, width: 64, directions: [.left], distances: OutpaintDistances(left: 64, top: 30))
+                    == (0, 0, 64, 0))
+        // Columns 64+32 onwards are 32+ from the new strip: the input, untouched.
+        for y in 0..<64 {
+            for x in 96..<128 where (0..<3).map({ result.pixel(x: x, y: y, channel: $0) }) != (0..<3).map({ image.pixel(x: x - 64, y: y, channel: $0) }) {
+                Issue.record("pixel (\(x), \(y)) changed")
+                return
+            }
+        }
+        let (plain, h2) = try await Self.run(base)
+        let (nineteen, h3) = try await Self.run(base.merging(["outpaint_distance_left": 19]) { $1 })
+        let plainBytes = try await h2.bytes(of: plain.images[0])
+        #expect(try ImageCodec.decode(plainBytes).width == 64 + 19)
+        #expect(try await h3.bytes(of: nineteen.images[0]) == plainBytes)
+    }
+
     /// Image i uses seed + i, the same seed gives the same bytes, and another seed changes pixels inside the mask:
     /// (seed 42, 2 images) = (seed 42, 1 image) + (seed 43, 1 image), and its two images differ in the mask.
     @Test func seedsAreDeterministicAndConsecutive() async throws {

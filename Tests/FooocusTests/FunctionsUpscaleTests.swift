@@ -34,6 +34,58 @@ struct FunctionsUpscaleTests {
         #expect(output.seed == 5 && output.hasNSFWConcepts == [false])
     }
 
+    /// `Upscale (Custom)` by `upscale_value` (a Gantry extension) follows UpscaleSizing with that exact factor, 5
+    /// included (Fooocus-API's own rule would read 5 as 2; its surface resolves that before the function).
+    @Test(arguments: [(3.0, 97, 71), (5.0, 200, 240)])
+    func customFactor(_ c: (Double, Int, Int)) async throws {
+        let source = Resample.lanczos(try Fixtures.pair(Fixtures.alex).image, width: c.1, height: c.2)
+        let (output, harness) = try await Self.run(["uov_image_url": try Fixtures.dataURI(source), "uov_method": "Upscale (Custom)",
+                                                     "upscale_value": c.0, "output_format": "png"])
+        let result = try await harness.image(of: try #require(output.images.first))
+        let planned = try UpscaleSizing.upscale(source, factor: c.0, upscaler: LanczosUpscaler(scale: 4))
+        #expect(planned.sizing.factor == c.0 && !planned.sizing.isDirect)
+        #expect(result == VAECrop.crop(planned.image), "\(c)")
+        if c.0 == 5 { #expect(result.width == 1000 && result.height == 1200) }
+        #expect(await harness.reporter.messages.contains { $0.contains("Upscale (\(Int(c.0))x)") })
+    }
+
+    /// `Upscale (Custom)` needs `upscale_value` (checked at submit); the other methods ignore it.
+    /// An upscale whose result or 4× intermediate would exceed the image limits is a 422 naming the input.
+    @Test func oversizedUpscalesAreRefused() throws {
+        let limits = DecodeLimits(maxPixels: 40_000, maxSide: 300)
+        let image = Image(width: 40, height: 40, channels: 3)
+        #expect(throws: Never.self) { try UpscaleOrVaryFunction.checkOutputSize(image, factor: 5, limits: limits) }
+        do {
+            try UpscaleOrVaryFunction.checkOutputSize(Image(width: 60, height: 40, channels: 3), factor: 5, limits: limits)
+            Issue.record("a 300×200 result over 40,000 pixels passed")
+        } catch {
+            #expect(error.status == 422)
+        }
+        #expect(throws: FunctionError.self) { try UpscaleOrVaryFunction.checkOutputSize(Image(width: 110, height: 110, channels: 3), factor: 1, limits: limits) }
+    }
+
+    @Test func customFactorIsRequired() async throws {
+        let function = FooocusFunctions.handlers()["fooocus.upscale-or-vary"]!
+        let missing = await functionError {
+            try function.check(input: JSONSerialization.data(withJSONObject: ["uov_image_url": "x", "uov_method": "Upscale (Custom)"]))
+        }
+        #expect(missing?.status == 422 && fields(of: missing) == ["upscale_value"])
+        try function.check(input: JSONSerialization.data(withJSONObject: ["uov_image_url": "x", "uov_method": "Upscale (2x)", "upscale_value": 3]))
+        let validator = SchemaValidator(schema: try FunctionsSchemaTests.schema("upscale-or-vary.input.json"))
+        guard case .failure = validator.validate(.object(["uov_image_url": .string("x"), "upscale_value": .number(5.5)])) else {
+            Issue.record("upscale_value 5.5 passed the schema")
+            return
+        }
+        let inpaint = SchemaValidator(schema: try FunctionsSchemaTests.schema("inpaint.input.json"))
+        for bad in [-1.0, 2049, 1.5] {
+            guard case .failure(let failure) = inpaint.validate(.object(["inpaint_image_url": .string("x"), "outpaint_distance_left": .number(bad)])) else {
+                Issue.record("outpaint_distance_left \(bad) passed the schema")
+                continue
+            }
+            #expect(failure.issues.first?.loc.dropFirst().first == .string("outpaint_distance_left"))
+        }
+    }
+
     @Test func numImagesAndFormats() async throws {
         let source = try Fixtures.pair(Fixtures.overture, side: 64).image
         let (output, harness) = try await Self.run(["uov_image_url": try Fixtures.dataURI(source), "uov_method": "Upscale (Fast 2x)",

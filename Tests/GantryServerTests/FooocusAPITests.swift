@@ -200,6 +200,31 @@ struct FooocusAPITests {
         }
     }
 
+    /// Positive outpaint distances and custom upscale factors reach the functions' Gantry extensions: a v1 form's
+    /// `outpaint_distance_left` 64 on a 32×32 image gives a 96×32 canvas; a v2 `Upscale (Custom)` by 3 is queued as
+    /// the upscale function's `Upscale (Custom)` with `upscale_value` 3.
+    @Test func distancesAndCustomFactorsCarryThrough() async throws {
+        let inputs = try InpaintInputs()
+        try await withHost { host in
+            try await host.application.test(.router) { client in
+                let outpaint = try await client.post("/v1/generation/image-inpaint-outpaint", form: FormBody(fields: [
+                    .file("input_image", fileName: "image.png", contentType: "image/png", inputs.image), .text("outpaint_selections", "Left"),
+                    .text("outpaint_distance_left", "64"), .text("outpaint_distance_right", "50"), .text("advanced_params", #"{"inpaint_strength": 0.5}"#)]))
+                #expect(outpaint.status == .ok, "\(outpaint.text)")
+                let path = try #require(outpaint.json.arrayValue?.first?["url"]?.stringValue.flatMap(pathOf))
+                let canvas = try ImageCodec.decode(try await client.send(.get, path).bytes)
+                #expect(canvas.width == 96 && canvas.height == 32)
+
+                let upscale = try await client.send(.post, "/v2/generation/image-upscale-vary", json: try jsonText([
+                    "input_image": inputs.image.base64EncodedString(), "uov_method": "Upscale (Custom)", "upscale_value": 3, "async_process": true]))
+                let id = try #require(upscale.json["job_id"]?.stringValue)
+                let stored = try JSONValue.parse(try #require(try await host.store.requestGet(id: id)).input)
+                #expect(stored["uov_method"] == .string("Upscale (Custom)") && stored["upscale_value"] == .number(3))
+                #expect(try await client.waitForJob(id, ["SUCCESS", "ERROR"]).json["job_stage"] == .string("SUCCESS"))
+            }
+        }
+    }
+
     /// Input errors are 422s naming the Fooocus-API field, never 500s; the capability refusals of text-to-image and
     /// image prompts come through as 422 `capability_unavailable`.
     @Test func inputErrors() async throws {

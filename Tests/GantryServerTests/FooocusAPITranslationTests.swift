@@ -104,6 +104,32 @@ struct FooocusAPITranslationTests {
                     == "fal-ai/fooocus/image-prompt")
     }
 
+    /// Custom upscale factors and per-side outpaint distances reach the functions' (Gantry extension) fields: a
+    /// factor other than 1.5 and 2 as `Upscale (Custom)` + `upscale_value`, a positive distance of a selected side as
+    /// `outpaint_distance_<side>`; ≤ 0 (v2's default −1) and unselected sides keep Fooocus's 30 %.
+    @Test func customFactorsAndDistances() throws {
+        let three = try Self.call(.upscaleVary, ["input_image": .string(Self.image), "uov_method": .string("Upscale (Custom)"),
+                                                 "upscale_value": .number(3)])
+        #expect(three.input["uov_method"] == .string("Upscale (Custom)") && three.input["upscale_value"] == .number(3))
+        #expect(three.origins["upscale_value"] == ["upscale_value"])
+        let twoFive = try Self.call(.upscaleVary, ["input_image": .string(Self.image), "uov_method": .string("Upscale (Custom)"),
+                                                   "upscale_value": .number(2.5)])
+        #expect(twoFive.input["upscale_value"] == .number(2.5))
+        #expect(try Self.call(.upscaleVary, ["input_image": .string(Self.image), "uov_method": .string("Upscale (2x)"),
+                                             "upscale_value": .number(3)]).input["upscale_value"] == nil)
+
+        let outpaint = try Self.call(.inpaintOutpaint, ["input_image": .string(Self.image), "outpaint_selections": .array([.string("Left"), .string("Bottom")]),
+                                                        "outpaint_distance_left": .number(64), "outpaint_distance_top": .number(10),
+                                                        "outpaint_distance_bottom": .number(-1)])
+        #expect(outpaint.input["outpaint_distance_left"] == .number(64) && outpaint.origins["outpaint_distance_left"] == ["outpaint_distance_left"])
+        #expect(outpaint.input["outpaint_distance_top"] == nil && outpaint.input["outpaint_distance_bottom"] == nil)
+        // The function's 422 for a distance names the Fooocus-API field.
+        let error = FunctionError(status: 422, errorType: "less_than_equal", detail: .issues([
+            ValidationIssue(loc: [.string("body"), .string("outpaint_distance_left")], msg: "at most 2048", type: "less_than_equal")]))
+        guard case .issues(let issues) = outpaint.mapped(error).detail else { Issue.record("not issues"); return }
+        #expect(issues[0].loc == [.string("body"), .string("outpaint_distance_left")])
+    }
+
     /// The bugs of fooocus.md §1.10 and the values no function can express are 422s naming the field.
     @Test func inputErrorsNameTheField() {
         let base: [String: JSONValue] = ["input_image": .string(Self.image), "outpaint_selections": .string("Left, Right")]
@@ -112,12 +138,10 @@ struct FooocusAPITranslationTests {
         #expect(Self.errorLoc(.inpaintOutpaint, with(["meta_scheme": .string("a111")])) == Self.loc("meta_scheme"))
         #expect(Self.errorLoc(.inpaintOutpaint, with(["inpaint_additional_prompt": .null])) == Self.loc("inpaint_additional_prompt"))
         #expect(Self.errorLoc(.upscaleVary, ["input_image": .string(Self.image), "uov_method": .string("Upscale (Custom)")]) == Self.loc("upscale_value"))
-        #expect(Self.errorLoc(.upscaleVary, ["input_image": .string(Self.image), "uov_method": .string("Upscale (Custom)"),
-                                             "upscale_value": .number(3)]) == Self.loc("upscale_value"))
         #expect(Self.errorLoc(.upscaleVary, ["input_image": .string(Self.image), "uov_method": .string("Upscale (3x)")]) == Self.loc("uov_method"))
         #expect(Self.errorLoc(.inpaintOutpaint, with(["outpaint_selections": .array([.string("Up")])])) == Self.loc("outpaint_selections", "0"))
-        #expect(Self.errorLoc(.inpaintOutpaint, with(["outpaint_distance_left": .number(64)])) == Self.loc("outpaint_distance_left"))
-        #expect(Self.errorLoc(.inpaintOutpaint, with(["outpaint_distance_top": .number(64)])) == nil)  // Top is not selected
+        #expect(Self.errorLoc(.imagePrompt, with(["outpaint_distance_left": .number(64), "image_prompts": .array([
+            .object(["cn_img": .string(Self.image)])])])) == Self.loc("outpaint_distance_left"))  // the image-prompt function has none
         #expect(Self.errorLoc(.inpaintOutpaint, with(["performance_selection": .string("Hyper-SD")])) == Self.loc("performance_selection"))
         #expect(Self.errorLoc(.inpaintOutpaint, with(["performance_selection": .string("Turbo")])) == Self.loc("performance_selection"))
         #expect(Self.errorLoc(.inpaintOutpaint, with(["style_selections": .array([.string("Fooocus V2"), .string("Nope")])]))

@@ -19,6 +19,13 @@ public enum EngineCapability: String, Sendable, CaseIterable, Hashable {
     case promptGuidance = "prompt-guidance"
     /// Flag unsafe content.
     case safetyChecker = "safety-checker"
+    /// Foreground masks from rembg's neural models (u2net, u2netp, u2net_human_seg, u2net_cloth_seg, silueta,
+    /// isnet-general-use, isnet-anime); an engine claiming it also conforms to ``MaskEngine``.
+    case foregroundMask = "foreground-mask"
+    /// Masks of what a text prompt names (GroundingDINO boxes, then SAM); an engine claiming it conforms to ``MaskEngine``.
+    case promptedMask = "prompted-mask"
+    /// Describe an image in words (BLIP captions for photos, WD14 tags for anime); see ``CaptionEngine``.
+    case imageCaptioning = "image-captioning"
 
     /// A phrase for error messages ("text-to-image generation").
     public var phrase: String {
@@ -31,6 +38,9 @@ public enum EngineCapability: String, Sendable, CaseIterable, Hashable {
         case .imagePrompt: "image prompts"
         case .promptGuidance: "prompt-guided generation"
         case .safetyChecker: "safety checking"
+        case .foregroundMask: "foreground masks from rembg's models"
+        case .promptedMask: "text-prompted masks (GroundingDINO + SAM)"
+        case .imageCaptioning: "image captioning"
         }
     }
 }

@@ -9,6 +9,8 @@ public enum FooocusFunctions {
             "fooocus.upscale-or-vary": AnyHostedFunction(UpscaleOrVaryFunction(engine: engine)),
             "fooocus.image-prompt": AnyHostedFunction(ImagePromptFunction(engine: engine)),
             "fooocus.text-to-image": AnyHostedFunction(TextToImageFunction(engine: engine)),
+            "fooocus.generate-mask": AnyHostedFunction(GenerateMaskFunction(engine: engine)),
+            "fooocus.describe-image": AnyHostedFunction(DescribeImageFunction(engine: engine)),
         ]
     }
 }

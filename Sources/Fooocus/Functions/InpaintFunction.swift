@@ -107,7 +107,8 @@ public struct InpaintFunction: HostedFunction {
             throw FunctionError.input(field: ["mask_image_url"], code: "empty_mask",
                                       message: "the mask is empty: no pixel is above 127 after preparation (erode/dilate, invert), and no outpaint side is selected")
         }
-        let canvas = OutpaintExpansion.expand(image: prepared.image, mask: prepared.mask, directions: directions)
+        let canvas = OutpaintExpansion.expand(image: prepared.image, mask: prepared.mask, directions: directions,
+                                              distances: input.outpaintDistances)
         do {
             return try InpaintPreparation.prepare(image: canvas.image, mask: canvas.mask, respectiveField: input.respectiveField,
                                                   useFill: input.strength > 0.99, upscaler: LanczosUpscaler(scale: 4))

@@ -25,6 +25,9 @@ public struct InpaintInput: Codable, Sendable, Equatable, EngineRequest {
     public var inpaintAdditionalPrompt: String
     /// `Left`, `Right`, `Top`, `Bottom` (the schema's enum).
     public var outpaintSelections: [String]
+    /// Per-side outpaint distances (a Gantry extension, `outpaint_distance_left/top/right/bottom`); 0 keeps
+    /// Fooocus's default of `int(0.3 · side)`.
+    public var outpaintDistances: OutpaintDistances
     public var overrideInpaintOptions: Bool
     public var inpaintDisableInitialLatent: Bool
     public var inpaintEngine: String
@@ -44,6 +47,8 @@ public struct InpaintInput: Codable, Sendable, Equatable, EngineRequest {
         case inpaintErodeOrDilate = "inpaint_erode_or_dilate", invertMask = "invert_mask"
         case debuggingInpaintPreprocessor = "debugging_inpaint_preprocessor"
         case mixingImagePromptAndInpaint = "mixing_image_prompt_and_inpaint"
+        case outpaintDistanceLeft = "outpaint_distance_left", outpaintDistanceTop = "outpaint_distance_top"
+        case outpaintDistanceRight = "outpaint_distance_right", outpaintDistanceBottom = "outpaint_distance_bottom"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -55,6 +60,11 @@ public struct InpaintInput: Codable, Sendable, Equatable, EngineRequest {
         inpaintMode = try c.decodeIfPresent(InpaintMode.self, forKey: .inpaintMode) ?? .inpaintOrOutpaint
         inpaintAdditionalPrompt = try c.decodeIfPresent(String.self, forKey: .inpaintAdditionalPrompt) ?? ""
         outpaintSelections = try c.decodeIfPresent([String].self, forKey: .outpaintSelections) ?? []
+        outpaintDistances = OutpaintDistances(
+            left: try c.decodeIfPresent(Int.self, forKey: .outpaintDistanceLeft) ?? 0,
+            top: try c.decodeIfPresent(Int.self, forKey: .outpaintDistanceTop) ?? 0,
+            right: try c.decodeIfPresent(Int.self, forKey: .outpaintDistanceRight) ?? 0,
+            bottom: try c.decodeIfPresent(Int.self, forKey: .outpaintDistanceBottom) ?? 0)
         overrideInpaintOptions = try c.decodeIfPresent(Bool.self, forKey: .overrideInpaintOptions) ?? false
         inpaintDisableInitialLatent = try c.decodeIfPresent(Bool.self, forKey: .inpaintDisableInitialLatent) ?? false
         inpaintEngine = try c.decodeIfPresent(String.self, forKey: .inpaintEngine) ?? "v2.6"
@@ -75,6 +85,10 @@ public struct InpaintInput: Codable, Sendable, Equatable, EngineRequest {
         try c.encode(inpaintMode, forKey: .inpaintMode)
         try c.encode(inpaintAdditionalPrompt, forKey: .inpaintAdditionalPrompt)
         try c.encode(outpaintSelections, forKey: .outpaintSelections)
+        try c.encode(outpaintDistances.left, forKey: .outpaintDistanceLeft)
+        try c.encode(outpaintDistances.top, forKey: .outpaintDistanceTop)
+        try c.encode(outpaintDistances.right, forKey: .outpaintDistanceRight)
+        try c.encode(outpaintDistances.bottom, forKey: .outpaintDistanceBottom)
         try c.encode(overrideInpaintOptions, forKey: .overrideInpaintOptions)
         try c.encode(inpaintDisableInitialLatent, forKey: .inpaintDisableInitialLatent)
         try c.encode(inpaintEngine, forKey: .inpaintEngine)

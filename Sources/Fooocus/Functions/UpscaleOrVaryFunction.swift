@@ -10,13 +10,15 @@ public enum UovMethod: String, Codable, Sendable, CaseIterable {
     case upscale15 = "Upscale (1.5x)"
     case upscale2 = "Upscale (2x)"
     case upscaleFast2 = "Upscale (Fast 2x)"
+    /// By `upscale_value` (a Gantry extension of the fal function; Fooocus-API and FooocusAPI take a factor).
+    case upscaleCustom = "Upscale (Custom)"
 
     /// The capability it needs; nil for Disabled.
     public var capability: EngineCapability? {
         switch self {
         case .disabled: nil
         case .varySubtle, .varyStrong: .vary
-        case .upscale15, .upscale2, .upscaleFast2: .upscale
+        case .upscale15, .upscale2, .upscaleFast2, .upscaleCustom: .upscale
         }
     }
 }
@@ -31,9 +33,11 @@ public struct UpscaleOrVaryInput: Codable, Sendable, Equatable, EngineRequest {
     /// fal's default is Vary (Strong).
     public var uovMethod: UovMethod
     public var mixingImagePromptAndVaryUpscale: Bool
+    /// The factor of `Upscale (Custom)`, 1…5 (a Gantry extension); the other methods ignore it.
+    public var upscaleValue: Double?
 
     enum CodingKeys: String, CodingKey {
-        case uovImageURL = "uov_image_url", uovMethod = "uov_method"
+        case uovImageURL = "uov_image_url", uovMethod = "uov_method", upscaleValue = "upscale_value"
         case mixingImagePromptAndVaryUpscale = "mixing_image_prompt_and_vary_upscale"
     }
 
@@ -44,6 +48,7 @@ public struct UpscaleOrVaryInput: Codable, Sendable, Equatable, EngineRequest {
         uovImageURL = try c.decode(String.self, forKey: .uovImageURL)
         uovMethod = try c.decodeIfPresent(UovMethod.self, forKey: .uovMethod) ?? .varyStrong
         mixingImagePromptAndVaryUpscale = try c.decodeIfPresent(Bool.self, forKey: .mixingImagePromptAndVaryUpscale) ?? false
+        upscaleValue = try c.decodeIfPresent(Double.self, forKey: .upscaleValue)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -53,6 +58,7 @@ public struct UpscaleOrVaryInput: Codable, Sendable, Equatable, EngineRequest {
         try c.encode(uovImageURL, forKey: .uovImageURL)
         try c.encode(uovMethod, forKey: .uovMethod)
         try c.encode(mixingImagePromptAndVaryUpscale, forKey: .mixingImagePromptAndVaryUpscale)
+        try c.encodeIfPresent(upscaleValue, forKey: .upscaleValue)
     }
 
     /// What the request asks the engine for.
@@ -67,6 +73,14 @@ public struct UpscaleOrVaryInput: Codable, Sendable, Equatable, EngineRequest {
         if uovMethod == .disabled {
             throw .input(field: ["uov_method"], code: "value_error",
                          message: "uov_method is Disabled: nothing to do; choose an Upscale or Vary method")
+        }
+        if uovMethod == .upscaleCustom {
+            guard let value = upscaleValue else {
+                throw .input(field: ["upscale_value"], code: "missing", message: "Field required: Upscale (Custom) needs upscale_value (1 to 5)")
+            }
+            guard value.isFinite, (1...5).contains(value) else {
+                throw .input(field: ["upscale_value"], code: "value_error", message: "upscale_value must be between 1 and 5")
+            }
         }
     }
 }
@@ -91,6 +105,33 @@ public struct UpscaleOrVaryFunction: HostedFunction {
         try Requirements.check(input, engine: engine)
     }
 
+    /// The scale factor of an upscale request.
+    static func factor(of input: UpscaleOrVaryInput) -> Double {
+        switch input.uovMethod {
+        case .upscale15: 1.5
+        case .upscaleCustom: input.upscaleValue ?? 1
+        default: 2
+        }
+    }
+
+    /// Refuses an upscale whose result, or the 4× super-resolved intermediate it is sized from, would exceed what the
+    /// host accepts as an image (`limits`, 4× the pixels for the intermediate): a 422 naming the input, not an
+    /// allocation of gigabytes.
+    static func checkOutputSize(_ image: Image, factor: Double, limits: DecodeLimits) throws(FunctionError) {
+        let width = Int((Double(image.width) * factor).rounded(.up)), height = Int((Double(image.height) * factor).rounded(.up))
+        let intermediate = image.width * image.height * 16
+        guard width * height <= limits.maxPixels, width <= limits.maxSide, height <= limits.maxSide,
+              intermediate <= limits.maxPixels * 4 else {
+            throw .input(field: ["uov_image_url"], code: "image_too_large",
+                         message: "upscaling the \(image.width)×\(image.height) image by \(factor) is too large: the result may have at most \(limits.maxPixels) pixels and \(limits.maxSide) per side, and the input at most \(limits.maxPixels / 4) pixels")
+        }
+    }
+
+    /// `2` for 2.0, `1.25` for 1.25: the factor as a method name spells it.
+    static func factorText(_ value: Double) -> String {
+        value.rounded() == value ? String(Int(value)) : String(value)
+    }
+
     public func run(_ input: UpscaleOrVaryInput, context: RunContext) async throws -> FooocusOutput {
         try check(input)
         guard input.uovMethod.capability == .upscale else {
@@ -106,11 +147,15 @@ public struct UpscaleOrVaryFunction: HostedFunction {
         }
         await context.progress(0.1)
         try Task.checkCancellation()
+        try Self.checkOutputSize(image, factor: Self.factor(of: input), limits: limits)
 
-        let method = input.uovMethod.rawValue
+        let method = input.uovMethod == .upscaleCustom ? "Upscale (\(input.upscaleValue.map(Self.factorText) ?? "?")x)" : input.uovMethod.rawValue
         let (sized, sizing) = try await clock.measure("engine") { () async throws -> (Image, UpscaleSizing) in
             try await Compute.shared.run {
                 do {
+                    if input.uovMethod == .upscaleCustom, let factor = input.upscaleValue {
+                        return try UpscaleSizing.upscale(image, factor: factor, upscaler: LanczosUpscaler(scale: 4))
+                    }
                     return try UpscaleSizing.upscale(image, method: method, upscaler: LanczosUpscaler(scale: 4))
                 } catch let error as FooocusError {
                     throw FunctionError.stage(error, field: "uov_image_url")

@@ -74,7 +74,8 @@ extension FooocusAPIRequest {
             if inputImage == nil { throw f.error("input_image", "Field required: the image to upscale or vary", type: "missing") }
             if spelling == .v1Form, try f.string("uov_method") == nil { throw f.error("uov_method", "Field required", type: "missing") }
             uovMethod = try f.oneOf("uov_method", Self.uovMethods) ?? uovMethod
-            upscaleValue = try f.double("upscale_value", in: 1...5)
+            // Fooocus-API's rule: the value when 0 < v < 5, else 2 (so 5 means 2).
+            upscaleValue = try f.double("upscale_value", in: 1...5).map { $0 < 5 ? $0 : 2 }
         case .inpaintOutpaint, .imagePrompt:
             inputImage = try f.image("input_image")
             if kind == .inpaintOutpaint, inputImage == nil {
@@ -131,7 +132,7 @@ extension FooocusAPIRequest {
     }
 
     /// `loras`: a list of `{enabled, model_name, weight}` (a JSON string in a form).
-    private static func loras(_ f: FooocusAPIFields) throws -> [Lora]? {
+    static func loras(_ f: FooocusAPIFields) throws -> [Lora]? {
         guard let value = try f.json("loras") else { return nil }
         guard case .array(let items) = value else { throw f.error("loras", "Input should be a valid list", type: "list_type") }
         return try items.enumerated().map { index, item in
@@ -159,17 +160,20 @@ extension FooocusAPIRequest {
     /// Reads `advanced_params` (fooocus.md §1.4). The fields the fal functions take are kept; the others are checked
     /// against Fooocus-API's types and ranges and then ignored (the functions log what they ignore). Fooocus-API
     /// replaces an invalid object with all defaults, silently; here the first bad field is a 422 naming it.
-    static func advanced(_ f: FooocusAPIFields) throws -> Advanced {
+    /// `flat`: FooocusAPI 2.5's top-level spelling (§2.3) — ADM scalers from 0, `overwrite_step`/`overwrite_switch`
+    /// any integer, respective field 0.618 by default, and `invert_mask_checkbox` checked but forced off.
+    static func advanced(_ f: FooocusAPIFields, flat: Bool = false) throws -> Advanced {
         var a = Advanced()
         a.disableSeedIncrement = try f.bool("disable_seed_increment") ?? false
         a.overwriteWidth = try f.int("overwrite_width", in: -1...2048) ?? -1
         a.overwriteHeight = try f.int("overwrite_height", in: -1...2048) ?? -1
         a.inpaintEngine = try f.oneOf("inpaint_engine", ["None", "v1", "v2.5", "v2.6"]) ?? a.inpaintEngine
         a.inpaintStrength = try f.double("inpaint_strength", in: 0...1) ?? a.inpaintStrength
-        a.inpaintRespectiveField = try f.double("inpaint_respective_field", in: 0...1) ?? a.inpaintRespectiveField
+        a.inpaintRespectiveField = try f.double("inpaint_respective_field", in: 0...1) ?? (flat ? 0.618 : a.inpaintRespectiveField)
         a.inpaintErodeOrDilate = try f.int("inpaint_erode_or_dilate", in: -64...64) ?? 0
         a.inpaintDisableInitialLatent = try f.bool("inpaint_disable_initial_latent") ?? false
         a.invertMask = try f.bool("invert_mask_checkbox") ?? false
+        if flat { a.invertMask = false }
         a.debuggingInpaintPreprocessor = try f.bool("debugging_inpaint_preprocessor") ?? false
         a.blackOutNSFW = try f.bool("black_out_nsfw") ?? false
 
@@ -183,17 +187,18 @@ extension FooocusAPIRequest {
             _ = try f.bool(name)
         }
         let ranges: [(String, ClosedRange<Double>)] = [
-            ("adm_scaler_positive", 0.1...3), ("adm_scaler_negative", 0.1...3), ("adm_scaler_end", 0...1), ("adaptive_cfg", 1...30),
-            ("overwrite_switch", -1...1), ("overwrite_vary_strength", -1...1), ("overwrite_upscale_strength", -1...1),
+            ("adm_scaler_positive", (flat ? 0 : 0.1)...3), ("adm_scaler_negative", (flat ? 0 : 0.1)...3), ("adm_scaler_end", 0...1),
+            ("adaptive_cfg", 1...30), ("overwrite_vary_strength", -1...1), ("overwrite_upscale_strength", -1...1),
             ("controlnet_softness", 0...1),
         ]
         for (name, range) in ranges { _ = try f.double(name, in: range) }
+        if flat { _ = try f.int("overwrite_switch") } else { _ = try f.double("overwrite_switch", in: -1...1) }
         for name in ["freeu_b1", "freeu_b2", "freeu_s1", "freeu_s2"] { _ = try f.double(name) }
         let intRanges: [(String, ClosedRange<Int>)] = [
-            ("clip_skip", 1...12), ("overwrite_step", -1...200), ("canny_low_threshold", 1...255), ("canny_high_threshold", 1...255),
-            ("dino_erode_or_dilate", -64...64),
+            ("clip_skip", 1...12), ("canny_low_threshold", 1...255), ("canny_high_threshold", 1...255), ("dino_erode_or_dilate", -64...64),
         ]
         for (name, range) in intRanges { _ = try f.int(name, in: range) }
+        _ = try f.int("overwrite_step", in: flat ? nil : -1...200)
         return a
     }
 }

@@ -87,6 +87,7 @@ struct FooocusAPIRequest: Sendable, Equatable {
     var inputImage: String?
     var inputMask: String?
     var uovMethod = "Upscale (2x)"
+    /// The factor of `Upscale (Custom)`, resolved by the surface's own rule (Fooocus-API maps 5 to 2).
     var upscaleValue: Double?
     /// `Left`, `Right`, `Top`, `Bottom`, in request order.
     var outpaintSelections: [String] = []

@@ -41,6 +41,7 @@ struct FooocusAPISurface: Sendable {
             }
         }
         registerJobRoutes(on: router)
+        registerTools(on: router)
         catalog.register(on: router)
     }
 

@@ -67,7 +67,7 @@ enum FooocusAPITranslation {
         case .upscaleVary:
             call = FalCall(functionID: upscaleOrVary)
             call.set("uov_image_url", .string(r.inputImage ?? ""), from: ["input_image"])
-            call.set("uov_method", .string(try uovMethod(r)), from: ["uov_method"])
+            try uovMethod(r, into: &call)
             if let first = prompts.first { call.set("mixing_image_prompt_and_vary_upscale", .bool(true), from: first.location) }
         case .inpaintOutpaint:
             call = FalCall(functionID: inpaint)
@@ -134,10 +134,15 @@ enum FooocusAPITranslation {
     /// The inpaint and outpaint fields. `overrides`: the inpaint function takes Fooocus-API's `advanced_params`
     /// inpaint settings (strength 1, respective field 1 by default) instead of fal's presets.
     private static func inpaintFields(_ r: FooocusAPIRequest, into call: inout FalCall, overrides: Bool) throws {
+        // A positive distance of a selected side goes to the inpaint function's (Gantry) distance fields; ≤ 0 is
+        // Fooocus's default of 30 %. The image-prompt function has no such fields.
         for side in r.outpaintSelections where r.outpaintDistances.value(side) > 0 {
-            throw APIError.field(["body", "outpaint_distance_\(side.lowercased())"],
-                                 "custom outpaint distances are not available: the fal inpaint function extends a side by Fooocus's "
-                                     + "default 30 %; send 0 or -1", type: "value_error")
+            let field = "outpaint_distance_\(side.lowercased())"
+            guard call.functionID == inpaint else {
+                throw APIError.field(["body", field], "custom outpaint distances are not available together with image prompts; send 0 or -1",
+                                     type: "value_error")
+            }
+            call.set(field, .number(Double(r.outpaintDistances.value(side))), from: [field])
         }
         call.set("inpaint_image_url", .string(r.inputImage ?? ""), from: ["input_image"])
         // The origin is kept without a mask too: "nothing to inpaint" names mask_image_url.
@@ -158,21 +163,22 @@ enum FooocusAPITranslation {
                  from: ["advanced_params", "debugging_inpaint_preprocessor"])
     }
 
-    /// `uov_method`, with `Upscale (Custom)` resolved by Fooocus-API's rule (the value when 0 < v < 5, else 2) onto
-    /// the factors the fal function offers.
-    private static func uovMethod(_ r: FooocusAPIRequest) throws -> String {
-        guard r.uovMethod == "Upscale (Custom)" else { return r.uovMethod }
-        guard let value = r.upscaleValue else {
+    /// `uov_method`, with `Upscale (Custom)` by the request's factor (`upscaleValue`, already resolved by the
+    /// surface's rule): 1.5 and 2 as the named methods, any other factor as the function's `Upscale (Custom)`.
+    private static func uovMethod(_ r: FooocusAPIRequest, into call: inout FalCall) throws {
+        guard r.uovMethod == "Upscale (Custom)" else {
+            call.set("uov_method", .string(r.uovMethod), from: ["uov_method"])
+            return
+        }
+        guard let factor = r.upscaleValue else {
             throw APIError.field(["body", "upscale_value"], "Field required: Upscale (Custom) needs upscale_value", type: "missing")
         }
-        let factor = value > 0 && value < 5 ? value : 2
         switch factor {
-        case 1.5: return "Upscale (1.5x)"
-        case 2: return "Upscale (2x)"
+        case 1.5: call.set("uov_method", .string("Upscale (1.5x)"), from: ["uov_method"])
+        case 2: call.set("uov_method", .string("Upscale (2x)"), from: ["uov_method"])
         default:
-            throw APIError.field(["body", "upscale_value"],
-                                 "the fal upscale-or-vary function offers 1.5x and 2x; Upscale (Custom) by \(factor) is not available",
-                                 type: "value_error")
+            call.set("uov_method", .string("Upscale (Custom)"), from: ["uov_method"])
+            call.set("upscale_value", .number(factor), from: ["upscale_value"])
         }
     }
 }

@@ -1,0 +1,85 @@
+import Foundation
+import GantryCore
+import HTTPTypes
+import Hummingbird
+
+/// `stream_output` (fooocus.md §2.4): server-sent events, one `data:` line per change of a task's progress or
+/// message — `{"progress": 0–100, "preview": null, "message": …, "images": []}` — and a last event once it ends:
+/// `{"progress": 100, "preview": null, "message": "Finished", "images": [urls]}` (or "Stopped"/"Skipped", or the
+/// error). A `:` comment every 15 s keeps idle connections open. The request runs on whether or not the client
+/// stays: closing the stream does not stop it.
+struct FooocusAPI25Stream: Sendable {
+    let queue: RequestQueue
+    let records: FooocusAPI25Records
+    /// The task's fal call, to name the request's fields in an error message.
+    let call: FalCall
+    /// Keepalive period.
+    static let keepalive: Duration = .seconds(15)
+    /// Upper bound on one wait, so changes made by another process are seen even without a local wake-up.
+    static let recheck: Duration = .seconds(1)
+
+    /// The event stream of request `id`.
+    func response(id: String, headers: HTTPFields) -> Response {
+        var fields = headers
+        fields[.contentType] = "text/event-stream"
+        fields[.cacheControl] = "no-store"
+        fields[HTTPField.Name("x-accel-buffering")!] = "no"
+        let stream = self
+        let body = ResponseBody { writer in
+            var lastSent: JSONValue?
+            var lastWrite = ContinuousClock.now
+            while true {
+                let subscription = queue.notifier.subscribe(id)
+                guard let record = try await queue.store.requestGet(id: id) else {
+                    subscription.cancel()
+                    break
+                }
+                let event = try await stream.event(record)
+                if event != lastSent {
+                    try await writer.write(ByteBuffer(string: "data: \(String(decoding: event.encoded(), as: UTF8.self))\n\n"))
+                    lastSent = event
+                    lastWrite = .now
+                }
+                if record.state.isTerminal {
+                    subscription.cancel()
+                    break
+                }
+                let untilKeepalive = Self.keepalive - (ContinuousClock.now - lastWrite)
+                if untilKeepalive <= .zero {
+                    try await writer.write(ByteBuffer(string: ": keepalive\n\n"))
+                    lastWrite = .now
+                }
+                await subscription.wait(timeout: min(Self.recheck, max(untilKeepalive, .milliseconds(10))))
+                if Task.isCancelled { break }
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: fields, body: body)
+    }
+
+    /// The event for the request as it stands. While it runs the message is its latest log line (the function's
+    /// own progress text), as FooocusAPI sends Fooocus's.
+    func event(_ record: RequestRecord) async throws -> JSONValue {
+        let message: String
+        var progress = FooocusAPI25Records.progress(of: record)
+        switch record.state {
+        case .queued:
+            message = "Waiting in queue"
+            progress = 0
+        case .running:
+            message = try await queue.logs(id: record.id).last?.message ?? "Running"
+        case .succeeded:
+            message = "Finished"
+        case .cancelled:
+            message = records.status(of: record) == "skip" ? "Skipped" : "Stopped"
+        case .failed, .expired:
+            if let result = record.result {
+                message = "Error: \(call.mapped(FunctionError(stored: result)).message)"
+            } else {
+                message = "Error: \(record.failure?.message ?? "Request failed")"
+            }
+        }
+        return .object(["progress": .number(Double(progress)), "preview": .null, "message": .string(message),
+                        "images": .array(try await records.urls(of: record).map { .string($0) })])
+    }
+}

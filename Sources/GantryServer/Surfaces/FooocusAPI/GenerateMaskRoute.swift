@@ -1,0 +1,95 @@
+import Foundation
+import GantryCore
+import HTTPTypes
+import Hummingbird
+
+/// `POST /v1/tools/generate_mask` (Fooocus-API and FooocusAPI 2.5 share it, fooocus.md §2.5): the JSON
+/// `GenerateMaskRequest` becomes one run of `gantry/fooocus/generate-mask`, right away and without a job, as the
+/// reference runs its tools inline. The answer is the reference's: a JSON string holding the base64 of a PNG, no
+/// `data:` prefix. `x-gantry-mask-method` says how the mask was made (`model`, or `grabcut-centred-box` when
+/// isnet-general-use is answered on the CPU).
+extension FooocusAPISurface {
+    static let generateMaskFunction = "gantry/fooocus/generate-mask"
+    static let maskMethodHeader = HTTPField.Name("x-gantry-mask-method")!
+
+    /// The tool routes: `/v1/tools/generate_mask` and `/v1/tools/describe-image`.
+    func registerTools(on router: Router<GantryRequestContext>) {
+        router.post("/v1/tools/generate_mask") { request, context in try await generateMask(request, context: context) }
+        router.post("/v1/tools/describe-image") { request, context in try await describeImage(request, context: context) }
+    }
+
+    func generateMask(_ request: Request, context: GantryRequestContext) async throws -> Response {
+        let call = try Self.generateMaskCall(try await fields(request, spelling: .v2JSON))
+        let output = try await runTool(call, context: context)
+        guard let url = output["image"]?["url"]?.stringValue, url.hasPrefix("data:"), let comma = url.firstIndex(of: ",") else {
+            throw APIError(.internalServerError, "no_result", "The mask function returned no inline image")
+        }
+        let method = output["method"]?.stringValue ?? "model"
+        if method != "model" {
+            context.logger.notice("generate_mask: isnet-general-use answered by GrabCut from a centred box (no isnet model on this host)",
+                                  metadata: ["method": "\(method)"])
+        }
+        return .json(.string(String(url[url.index(after: comma)...])), headers: [Self.maskMethodHeader: method])
+    }
+
+    /// The function call for a `GenerateMaskRequest`: every field checked with FooocusAPI's types and ranges (a 422
+    /// naming it otherwise), the image as a data URI or URL in `image_url`.
+    static func generateMaskCall(_ fields: FooocusAPIFields) throws -> FalCall {
+        var call = FalCall(functionID: generateMaskFunction)
+        guard let image = try fields.image("image") else {
+            throw fields.error("image", "Field required: the image to mask (an http(s) URL, a data URI or base64)", type: "missing")
+        }
+        call.set("image_url", .string(image), from: ["image"])
+        let models = ["u2net", "u2netp", "u2net_human_seg", "u2net_cloth_seg", "silueta", "isnet-general-use", "isnet-anime", "sam"]
+        if let model = try fields.oneOf("mask_model", models) { call.set("mask_model", .string(model), from: ["mask_model"]) }
+        for name in ["cloth_category", "dino_prompt_text", "sam_model"] {
+            if let text = try fields.string(name) { call.set(name, .string(text), from: [name]) }
+        }
+        for name in ["box_threshold", "text_threshold"] {
+            if let value = try fields.double(name, in: 0...1) { call.set(name, .number(value), from: [name]) }
+        }
+        if let count = try fields.int("sam_max_detections", in: 0...10) {
+            call.set("sam_max_detections", .number(Double(count)), from: ["sam_max_detections"])
+        }
+        if let pixels = try fields.double("dino_erode_or_dilate", in: -64...64) {
+            call.set("dino_erode_or_dilate", .number(pixels), from: ["dino_erode_or_dilate"])
+        }
+        if let debug = try fields.bool("dino_debug") { call.set("dino_debug", .bool(debug), from: ["dino_debug"]) }
+        call.set("sync_mode", .bool(true), from: ["sync_mode"])
+        return call
+    }
+
+    /// Runs a tool's function at once under its concurrency limit (no job, as Fooocus-API runs tools inline): the
+    /// schema and the submit-time check first, every error renamed to the request's own fields.
+    func runTool(_ call: FalCall, context: GantryRequestContext) async throws -> JSONValue {
+        let queue = jobs.queue
+        guard let function = queue.registry.function(id: call.functionID) else {
+            throw APIError(.notFound, "function_not_found", "This host does not serve \(call.functionID), which this route needs")
+        }
+        let input: Data
+        switch function.validate(.object(call.input)) {
+        case .failure(let failure): throw APIError(call.mapped(.validation(failure)))
+        case .success(let validated): input = validated.encoded()
+        }
+        do {
+            try function.handler.check(input: input)
+        } catch let error as FunctionError {
+            throw APIError(call.mapped(error))
+        }
+        let requestID = UUID().uuidString.lowercased()
+        let headers: HTTPFields = [.falRequestID: requestID]
+        switch await queue.runSync(function: function, input: input, syncMode: true, tenant: context.tenant, requestID: requestID) {
+        case .succeeded(let body):
+            guard let output = try? JSONValue.parse(body) else {
+                throw APIError(.internalServerError, "invalid_output", "The function's output is not JSON", headers: headers)
+            }
+            return output
+        case .failed(let error):
+            throw APIError(call.mapped(error), requestID: requestID)
+        case .stopped(.timeout):
+            throw APIError(.gatewayTimeout, "request_timeout", "Timed out after \(Int(function.manifest.timeoutSeconds)) s", headers: headers)
+        case .stopped:
+            throw APIError(.serviceUnavailable, "request_cancelled", "Stopped before it finished", headers: headers)
+        }
+    }
+}
