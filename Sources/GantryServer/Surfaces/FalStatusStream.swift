@@ -8,48 +8,13 @@ import Hummingbird
 /// httpx-sse would then emit empty events after every keepalive.
 struct FalStatusStream {
     let surface: FalSurface
-    /// Keepalive period.
-    static let keepalive: Duration = .seconds(15)
-    /// Upper bound on one wait, so changes made by another process are seen even without a local wake-up.
-    static let recheck: Duration = .seconds(1)
 
     func stream(_ request: Request, context: GantryRequestContext, path: FalRoute.RequestPath) async throws -> Response {
         let withLogs = try FalSurface.logsFlag(request)
         let first = try await surface.load(path, tenant: context.tenant)
-        let notifier = surface.queue.notifier
-        let queue = surface.queue
         let surface = self.surface
-        var headers: HTTPFields = [.falRequestID: first.id, .contentType: "text/event-stream", .cacheControl: "no-store"]
-        headers[HTTPField.Name("x-accel-buffering")!] = "no"
-        let body = ResponseBody { writer in
-            var lastSent: JSONValue?
-            var lastWrite = ContinuousClock.now
-            while true {
-                let subscription = notifier.subscribe(first.id)
-                guard let record = try await queue.store.requestGet(id: first.id) else {
-                    subscription.cancel()
-                    break
-                }
-                let status = try await surface.statusBody(record, namespace: path.namespace, withLogs: withLogs)
-                if status != lastSent {
-                    try await writer.write(ByteBuffer(string: "data: \(String(decoding: status.encoded(), as: UTF8.self))\n\n"))
-                    lastSent = status
-                    lastWrite = .now
-                }
-                if record.state.isTerminal {
-                    subscription.cancel()
-                    break
-                }
-                let untilKeepalive = Self.keepalive - (ContinuousClock.now - lastWrite)
-                if untilKeepalive <= .zero {
-                    try await writer.write(ByteBuffer(string: ": keepalive\n\n"))
-                    lastWrite = .now
-                }
-                await subscription.wait(timeout: min(Self.recheck, max(untilKeepalive, .milliseconds(10))))
-                if Task.isCancelled { break }
-            }
-            try await writer.finish(nil)
-        }
-        return Response(status: .ok, headers: headers, body: body)
+        return RequestEventStream(queue: surface.queue, requestID: first.id) { record in
+            try await surface.statusBody(record, namespace: path.namespace, withLogs: withLogs)
+        }.response(headers: [.falRequestID: first.id])
     }
 }

@@ -13,48 +13,9 @@ struct FooocusAPI25Stream: Sendable {
     let records: FooocusAPI25Records
     /// The task's fal call, to name the request's fields in an error message.
     let call: FalCall
-    /// Keepalive period.
-    static let keepalive: Duration = .seconds(15)
-    /// Upper bound on one wait, so changes made by another process are seen even without a local wake-up.
-    static let recheck: Duration = .seconds(1)
-
     /// The event stream of request `id`.
     func response(id: String, headers: HTTPFields) -> Response {
-        var fields = headers
-        fields[.contentType] = "text/event-stream"
-        fields[.cacheControl] = "no-store"
-        fields[HTTPField.Name("x-accel-buffering")!] = "no"
-        let stream = self
-        let body = ResponseBody { writer in
-            var lastSent: JSONValue?
-            var lastWrite = ContinuousClock.now
-            while true {
-                let subscription = queue.notifier.subscribe(id)
-                guard let record = try await queue.store.requestGet(id: id) else {
-                    subscription.cancel()
-                    break
-                }
-                let event = try await stream.event(record)
-                if event != lastSent {
-                    try await writer.write(ByteBuffer(string: "data: \(String(decoding: event.encoded(), as: UTF8.self))\n\n"))
-                    lastSent = event
-                    lastWrite = .now
-                }
-                if record.state.isTerminal {
-                    subscription.cancel()
-                    break
-                }
-                let untilKeepalive = Self.keepalive - (ContinuousClock.now - lastWrite)
-                if untilKeepalive <= .zero {
-                    try await writer.write(ByteBuffer(string: ": keepalive\n\n"))
-                    lastWrite = .now
-                }
-                await subscription.wait(timeout: min(Self.recheck, max(untilKeepalive, .milliseconds(10))))
-                if Task.isCancelled { break }
-            }
-            try await writer.finish(nil)
-        }
-        return Response(status: .ok, headers: fields, body: body)
+        RequestEventStream(queue: queue, requestID: id) { record in try await self.event(record) }.response(headers: headers)
     }
 
     /// The event for the request as it stands. While it runs the message is its latest log line (the function's
