@@ -57,9 +57,9 @@ struct FooocusAPIJobs: Sendable {
         case queueFull
     }
 
-    /// Validates the call against its function (schema and submit-time checks, errors renamed to the request's
-    /// fields), checks the webhook, then queues it unless the bound is reached.
-    func submit(_ call: FalCall, request: FooocusAPIRequest, tenant: String) async throws -> Admission {
+    /// The call's function and its validated input: the schema and the function's submit-time check, every error
+    /// renamed to the request's own fields.
+    func prepare(_ call: FalCall) throws -> (function: RegisteredFunction, input: Data) {
         guard let function = queue.registry.function(id: call.functionID) else {
             throw APIError(.notFound, "function_not_found", "This host does not serve \(call.functionID), which this request needs")
         }
@@ -73,6 +73,12 @@ struct FooocusAPIJobs: Sendable {
         } catch let error as FunctionError {
             throw APIError(call.mapped(error))
         }
+        return (function, input)
+    }
+
+    /// Validates the call (`prepare`), checks the webhook, then queues it unless the bound is reached.
+    func submit(_ call: FalCall, request: FooocusAPIRequest, tenant: String) async throws -> Admission {
+        let (function, input) = try prepare(call)
         if let url = request.webhookURL { try await webhookCheck.check(url, field: ["body", "webhook_url"]) }
         await gate.acquire()
         defer { gate.release() }

@@ -63,19 +63,7 @@ extension FooocusAPISurface {
     /// schema and the submit-time check first, every error renamed to the request's own fields.
     func runTool(_ call: FalCall, context: GantryRequestContext) async throws -> JSONValue {
         let queue = jobs.queue
-        guard let function = queue.registry.function(id: call.functionID) else {
-            throw APIError(.notFound, "function_not_found", "This host does not serve \(call.functionID), which this route needs")
-        }
-        let input: Data
-        switch function.validate(.object(call.input)) {
-        case .failure(let failure): throw APIError(call.mapped(.validation(failure)))
-        case .success(let validated): input = validated.encoded()
-        }
-        do {
-            try function.handler.check(input: input)
-        } catch let error as FunctionError {
-            throw APIError(call.mapped(error))
-        }
+        let (function, input) = try jobs.prepare(call)
         let requestID = UUID().uuidString.lowercased()
         let headers: HTTPFields = [.falRequestID: requestID]
         switch await queue.runSync(function: function, input: input, syncMode: true, tenant: context.tenant, requestID: requestID) {
