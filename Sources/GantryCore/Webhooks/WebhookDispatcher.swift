@@ -33,6 +33,9 @@ public final class WebhookDispatcher: Service, Sendable {
     let random: @Sendable () -> Double
     /// Attempts in flight per host.
     private let inFlight = Mutex([String: Int]())
+    /// Wakes the claim loop when an attempt ends (a slot is free) instead of letting it sleep out the poll interval.
+    private let wakeups = ChangeNotifier()
+    private static let slotFreed = "webhook-slot-freed"
 
     public init(
         store: any JobStore, transport: any WebhookTransport, keys: SigningKeyRing, policy: WebhookPolicy, owner: String,
@@ -58,6 +61,8 @@ public final class WebhookDispatcher: Service, Sendable {
     public func run() async throws {
         await withDiscardingTaskGroup { group in
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                // Subscribed before claiming, so an attempt that ends meanwhile still wakes the wait below.
+                let wakeup = wakeups.subscribe(Self.slotFreed)
                 do {
                     for delivery in try await claimBatch() {
                         group.addTask { await self.attempt(delivery) }
@@ -65,7 +70,7 @@ public final class WebhookDispatcher: Service, Sendable {
                 } catch {
                     logger.error("webhook claim failed", metadata: ["error": "\(error)"])
                 }
-                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(self.policy.pollInterval)) }
+                try? await cancelWhenGracefulShutdown { await wakeup.wait(timeout: .seconds(self.policy.pollInterval)) }
             }
             // In-flight attempts are cancelled; each gives its claim back without counting an attempt.
             group.cancelAll()
@@ -98,10 +103,13 @@ public final class WebhookDispatcher: Service, Sendable {
 
     /// One attempt of one claimed delivery, start to record.
     func attempt(_ delivery: WebhookDelivery) async {
-        defer { inFlight.withLock { counts in
-            counts[delivery.host, default: 1] -= 1
-            if counts[delivery.host] == 0 { counts[delivery.host] = nil }
-        } }
+        defer {
+            inFlight.withLock { counts in
+                counts[delivery.host, default: 1] -= 1
+                if counts[delivery.host] == 0 { counts[delivery.host] = nil }
+            }
+            wakeups.publish(Self.slotFreed)
+        }
         let number = delivery.attempts + 1
         do {
             guard let record = try await store.requestGet(id: delivery.requestID) else {
