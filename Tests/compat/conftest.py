@@ -378,3 +378,14 @@ def webhook_receivers():
     yield make
     for receiver in made:
         receiver.close()
+
+
+# -- a URL that never answers ----------------------------------------------------------------------------------
+@pytest.fixture
+def hanging():
+    """A loopback URL whose server accepts connections (the kernel does) but never answers."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}/image.png"
+    sock.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import http.server
 import json
-import socket
 import threading
 
 import pytest
@@ -32,16 +31,6 @@ QUEUE_IS_FULL = {"base64": None, "url": None, "seed": "", "finish_reason": "QUEU
 @pytest.fixture(scope="module")
 def server(module_pool):
     return module_pool.start("fooocus-api", api_keys=API_KEYS, allow_egress=["127.0.0.1/32"])
-
-
-@pytest.fixture
-def hanging():
-    """A loopback URL whose server accepts connections (the kernel does) but never answers."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}/image.png"
-    sock.close()
 
 
 class Receiver:

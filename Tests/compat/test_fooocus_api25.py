@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 
 import pytest
 import requests
@@ -40,16 +39,6 @@ def inpaint(**fields) -> dict:
 @pytest.fixture(scope="module")
 def server(module_pool):
     return module_pool.start("fooocusapi-25", api_keys=API_KEYS, allow_egress=["127.0.0.1/32"])
-
-
-@pytest.fixture
-def hanging():
-    """A loopback URL whose server accepts connections (the kernel does) but never answers."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}/image.png"
-    sock.close()
 
 
 def generate(server, params: dict, headers=None, **kwargs) -> requests.Response:

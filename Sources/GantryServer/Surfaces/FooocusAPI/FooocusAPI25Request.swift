@@ -39,19 +39,8 @@ struct FooocusAPI25Request: Sendable {
             }
             r.aspectRatio = size
         }
-        r.imageNumber = try f.int("image_number", in: 1...32) ?? 1
         if let format = try f.oneOf("output_format", outputFormats) { r.outputFormat = format == "jpg" ? "jpeg" : format }
-        if let seed = try f.double("image_seed") {
-            guard seed.rounded() == seed else { throw f.error("image_seed", "Input should be a valid integer", type: "int_from_float") }
-            // FooocusAPI draws a random seed for -1 and for anything outside 0…2^63−1.
-            r.seed = seed >= 0 && seed < 9.223372036854775807e18 ? Int(seed) : -1
-        }
-        r.sharpness = try f.double("sharpness", in: 0...30) ?? r.sharpness
-        r.guidanceScale = try f.double("guidance_scale", in: 1...30) ?? r.guidanceScale
-        _ = try f.string("base_model_name")
-        r.refinerModel = try f.string("refiner_model_name") ?? r.refinerModel
-        r.refinerSwitch = try f.double("refiner_switch", in: 0.1...1) ?? r.refinerSwitch
-        r.loras = try FooocusAPIRequest.loras(f)
+        try r.parseSampling(f)
         r.advanced = try FooocusAPIRequest.advanced(f, flat: true)
         r.asyncProcess = try f.bool("async_process") ?? false
         r.webhookURL = try f.string("webhook_url", nullable: true).flatMap { $0.isEmpty ? nil : $0 }

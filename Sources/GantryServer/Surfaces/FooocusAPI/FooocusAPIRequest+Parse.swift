@@ -32,18 +32,7 @@ extension FooocusAPIRequest {
             }
             r.aspectRatio = size
         }
-        r.imageNumber = try f.int("image_number", in: 1...32) ?? 1
-        if let seed = try f.double("image_seed") {
-            guard seed.rounded() == seed else { throw f.error("image_seed", "Input should be a valid integer", type: "int_from_float") }
-            // Fooocus-API draws a random seed for -1 and for anything outside 0…2^63−1.
-            r.seed = seed >= 0 && seed < 9.223372036854775807e18 ? Int(seed) : -1
-        }
-        r.sharpness = try f.double("sharpness", in: 0...30) ?? r.sharpness
-        r.guidanceScale = try f.double("guidance_scale", in: 1...30) ?? r.guidanceScale
-        _ = try f.string("base_model_name")
-        r.refinerModel = try f.string("refiner_model_name") ?? r.refinerModel
-        r.refinerSwitch = try f.double("refiner_switch", in: 0.1...1) ?? r.refinerSwitch
-        r.loras = try loras(f)
+        try r.parseSampling(f)
         if let value = try f.json("advanced_params") {
             guard case .object(let object) = value else {
                 throw f.error("advanced_params", "Input should be an object (in a form: a JSON object string)", type: "dict_type")
@@ -124,6 +113,22 @@ extension FooocusAPIRequest {
     }
 
     /// `"1152*896"` (also `×`) → width 1152, height 896.
+    /// The fields both APIs spell alike: image count, seed, sharpness, guidance, models and LoRAs.
+    mutating func parseSampling(_ f: FooocusAPIFields) throws {
+        imageNumber = try f.int("image_number", in: 1...32) ?? 1
+        if let seed = try f.double("image_seed") {
+            guard seed.rounded() == seed else { throw f.error("image_seed", "Input should be a valid integer", type: "int_from_float") }
+            // Both APIs draw a random seed for -1 and for anything outside 0…2^63−1.
+            self.seed = seed >= 0 && seed < 9.223372036854775807e18 ? Int(seed) : -1
+        }
+        sharpness = try f.double("sharpness", in: 0...30) ?? sharpness
+        guidanceScale = try f.double("guidance_scale", in: 1...30) ?? guidanceScale
+        _ = try f.string("base_model_name")
+        refinerModel = try f.string("refiner_model_name") ?? refinerModel
+        refinerSwitch = try f.double("refiner_switch", in: 0.1...1) ?? refinerSwitch
+        loras = try Self.loras(f)
+    }
+
     static func aspectRatio(_ text: String) -> Size? {
         let parts = text.replacingOccurrences(of: "×", with: "*").split(separator: "*", omittingEmptySubsequences: false)
         guard parts.count == 2, let width = Int(parts[0].trimmingCharacters(in: .whitespaces)),
