@@ -5,59 +5,102 @@ import GRDB
 /// The state transitions. Each is one UPDATE whose WHERE clause names the state (and attempt) it expects, so a
 /// writer that lost its lease meanwhile changes nothing; `changesCount` tells the caller whether it won.
 extension SQLiteJobStore {
-    public func requestClaim(_ params: RequestClaimParams) async throws -> RequestRecord? {
-        let arguments: StatementArguments = [
-            "now": params.now.unixSeconds, "owner": params.owner,
-            "expires": params.now.addingTimeInterval(params.leaseDuration).unixSeconds,
-            "function": params.functionID,
-        ]
+    public func requestClaim(_ params: RequestClaimParams) async throws -> [RequestRecord] {
+        guard params.limit > 0, !params.functionIDs.isEmpty else { return [] }
+        let now = params.now.unixSeconds
+        let expires = params.now.addingTimeInterval(params.leaseDuration).unixSeconds
         return try await write { db in
-            try db.cachedStatement(sql: Self.claimSQL).fetchFirst(arguments, as: RequestRecord.init(statement:))
+            // Each function's head of the queue comes from its own index range (function_id, priority, seq); the
+            // heads are merged here, so a claim over several functions never sorts a deep queue.
+            var candidates: [(priority: Int, seq: Int64)] = []
+            for function in params.functionIDs {
+                candidates += try db.cachedStatement(sql: Self.claimCandidatesSQL).fetchAll([function, now, params.limit]) { s in
+                    (Int.fromStatement(s, atUncheckedIndex: 0) ?? 0, Int64.fromStatement(s, atUncheckedIndex: 1) ?? 0)
+                }
+            }
+            let chosen = candidates.sorted { ($0.priority, $0.seq) < ($1.priority, $1.seq) }.prefix(params.limit)
+            let claim = try db.cachedStatement(sql: Self.claimSQL)
+            return try chosen.compactMap { candidate in
+                try claim.fetchFirst(["now": now, "owner": params.owner, "expires": expires, "seq": candidate.seq],
+                                     as: RequestRecord.init(statement:))
+            }
         }
     }
 
     /// Overdue requests are skipped here and left for `requestExpireOverdue`, which ends them `expired`.
+    static let claimCandidatesSQL = """
+        SELECT priority, seq FROM requests
+        WHERE function_id = ? AND state = 'queued' AND (start_deadline IS NULL OR start_deadline >= ?)
+        ORDER BY priority, seq LIMIT ?
+        """
+
     static let claimSQL = """
         UPDATE requests
         SET state = 'running', attempt = attempt + 1, started_at = :now, lease_owner = :owner,
             lease_expires_at = :expires
-        WHERE state = 'queued' AND seq = (
-            SELECT seq FROM requests
-            WHERE function_id = :function AND state = 'queued' AND (start_deadline IS NULL OR start_deadline >= :now)
-            ORDER BY priority, seq LIMIT 1)
+        WHERE seq = :seq AND state = 'queued'
         RETURNING \(RequestRow.columns)
         """
 
+    /// The guard of every write about a running attempt: its fence.
+    static let fenceClause = "id = :id AND state = 'running' AND attempt = :attempt AND lease_owner = :owner"
+
     static let heartbeatSQL = """
-        UPDATE requests SET lease_expires_at = ?
-        WHERE id = ? AND state = 'running' AND attempt = ?
+        UPDATE requests SET lease_expires_at = :expires WHERE \(fenceClause)
         RETURNING cancel_requested
         """
 
-    public func requestHeartbeat(_ params: RequestHeartbeatParams) async throws -> HeartbeatOutcome {
-        let arguments: StatementArguments = [params.leaseExpiresAt.unixSeconds, params.id, params.attempt]
+    public func requestHeartbeat(_ params: [RequestHeartbeatParams]) async throws -> [HeartbeatOutcome] {
+        guard !params.isEmpty else { return [] }
+        let items = params.map { ($0.fence, $0.leaseExpiresAt.unixSeconds) }
         return try await write { db in
-            let cancelRequested = try db.cachedStatement(sql: Self.heartbeatSQL).fetchFirst(arguments) { s in
-                Bool.fromStatement(s, atUncheckedIndex: 0) ?? false
+            let statement = try db.cachedStatement(sql: Self.heartbeatSQL)
+            return try items.map { fence, expires in
+                var arguments = Self.fenceArguments(fence)
+                arguments += ["expires": expires]
+                let cancelRequested = try statement.fetchFirst(arguments) { s in Bool.fromStatement(s, atUncheckedIndex: 0) ?? false }
+                return cancelRequested.map { HeartbeatOutcome.renewed(cancelRequested: $0) } ?? .lost
             }
-            return cancelRequested.map { HeartbeatOutcome.renewed(cancelRequested: $0) } ?? .lost
         }
+    }
+
+    static func fenceArguments(_ fence: LeaseFence) -> StatementArguments {
+        ["id": fence.requestID, "attempt": fence.attempt, "owner": fence.owner]
     }
 
     static let finishSQL = """
         UPDATE requests
-        SET state = ?, result_status = ?, result_body = ?, error_message = ?, error_type = ?,
-            inference_time = ?, finished_at = ?, lease_owner = NULL, lease_expires_at = NULL
-        WHERE id = ? AND state = 'running' AND attempt = ?
+        SET state = :state, result_status = :status, result_body = :body, error_message = :message,
+            error_type = :type, inference_time = :inference, finished_at = :now, lease_owner = NULL,
+            lease_expires_at = NULL
+        WHERE \(fenceClause)
         """
 
-    public func requestFinish(_ params: RequestFinishParams) async throws -> Bool {
-        precondition(RequestState.running.canTransition(to: params.state) && params.state.isTerminal,
-                     "requestFinish needs succeeded, failed or cancelled, not \(params.state)")
-        let arguments: StatementArguments = [
-            params.state.rawValue, params.result?.status, params.result?.body, params.errorMessage,
-            params.errorType, params.inferenceTime, params.now.unixSeconds, params.id, params.attempt,
+    public func requestSetSucceeded(_ params: RequestSucceededParams) async throws -> Bool {
+        try await finish(params.fence, .succeeded, params.result, message: nil, type: nil, params.inferenceTime, params.now)
+    }
+
+    public func requestSetFailed(_ params: RequestFailedParams) async throws -> Bool {
+        try await finish(params.fence, .failed, params.result, message: params.errorMessage, type: params.errorType,
+                         params.inferenceTime, params.now)
+    }
+
+    public func requestSetCancelled(_ params: RequestCancelledParams) async throws -> Bool {
+        try await finish(params.fence, .cancelled, params.result, message: "Request was cancelled", type: "request_cancelled",
+                         params.inferenceTime, params.now)
+    }
+
+    /// The one terminal UPDATE of a running attempt (private: callers pick a typed transition).
+    private func finish(
+        _ fence: LeaseFence, _ state: RequestState, _ result: RequestResult, message: String?, type: String?,
+        _ inferenceTime: Double?, _ now: Date
+    ) async throws -> Bool {
+        var fenced = Self.fenceArguments(fence)
+        fenced += [
+            "state": state.rawValue, "status": result.status, "body": result.body, "message": message, "type": type,
+            "inference": inferenceTime, "now": now.unixSeconds,
         ]
+        let arguments = fenced
         return try await write { db in
             try db.cachedStatement(sql: Self.finishSQL).execute(arguments: arguments)
             return db.changesCount == 1
@@ -82,12 +125,13 @@ extension SQLiteJobStore {
 
     static let releaseSQL = """
         UPDATE requests SET state = 'queued', attempt = attempt - 1, \(forgetAttempt)
-        WHERE id = ? AND state = 'running' AND attempt = ?
+        WHERE \(fenceClause)
         """
 
-    public func requestRelease(id: String, attempt: Int) async throws -> Bool {
-        try await write { db in
-            try db.cachedStatement(sql: Self.releaseSQL).execute(arguments: [id, attempt])
+    public func requestRelease(_ params: RequestReleaseParams) async throws -> Bool {
+        let arguments = Self.fenceArguments(params.fence)
+        return try await write { db in
+            try db.cachedStatement(sql: Self.releaseSQL).execute(arguments: arguments)
             return db.changesCount == 1
         }
     }

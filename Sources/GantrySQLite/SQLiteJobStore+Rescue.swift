@@ -37,34 +37,44 @@ extension SQLiteJobStore {
     /// Sorted by `seq` in Swift, not SQL: `ORDER BY seq` would tempt the planner into walking the whole table in
     /// rowid order instead of searching the small rescue index.
     static let rescueExpiredSQL = """
-        SELECT seq, id, function_id, attempt, max_attempts FROM requests
+        SELECT seq, id, function_id, attempt, max_attempts, lease_owner, lease_expires_at FROM requests
         WHERE state = 'running' AND lease_expires_at < ?
         """
 
-    static let rescueAllSQL = "SELECT seq, id, function_id, attempt, max_attempts FROM requests WHERE state = 'running'"
+    static let rescueAllSQL = """
+        SELECT seq, id, function_id, attempt, max_attempts, lease_owner, lease_expires_at FROM requests
+        WHERE state = 'running'
+        """
 
     private static func rescueCandidates(_ db: Database, _ params: RequestRescueParams) throws -> [RescueCandidate] {
         let rows = try params.includeUnexpiredLeases
             ? db.cachedStatement(sql: rescueAllSQL).fetchAll([], as: candidate)
             : db.cachedStatement(sql: rescueExpiredSQL).fetchAll([params.now.unixSeconds], as: candidate)
-        return rows.sorted { $0.seq < $1.seq }.map(\.candidate)
+        return rows.filter { params.rescues(owner: $0.owner, leaseExpiresAt: $0.expires) }
+            .sorted { $0.seq < $1.seq }.map(\.candidate)
     }
 
-    private static func candidate(_ s: SQLiteStatement) throws -> (seq: Int64, candidate: RescueCandidate) {
+    private static func candidate(_ s: SQLiteStatement) throws -> (seq: Int64, owner: String?, expires: Date?, candidate: RescueCandidate) {
         guard let seq = Int64.fromStatement(s, atUncheckedIndex: 0), let id = String.fromStatement(s, atUncheckedIndex: 1),
               let functionID = String.fromStatement(s, atUncheckedIndex: 2),
               let attempt = Int.fromStatement(s, atUncheckedIndex: 3),
               let maxAttempts = Int.fromStatement(s, atUncheckedIndex: 4)
         else { throw StoreError.corrupt("a running request has a NULL column") }
-        return (seq, RescueCandidate(id: id, functionID: functionID, attempt: attempt, maxAttempts: maxAttempts))
+        return (seq, String.fromStatement(s, atUncheckedIndex: 5), Date(unixSeconds: Double.fromStatement(s, atUncheckedIndex: 6)),
+                RescueCandidate(id: id, functionID: functionID, attempt: attempt, maxAttempts: maxAttempts))
     }
 
     private static func applyRescue(
         _ db: Database, _ candidates: [RescueCandidate], _ params: RequestRescueParams
     ) throws -> [RescueOutcome] {
         // The guard every rescue UPDATE carries: still this attempt, still running, lease still expired.
-        let guardClause = "id = :id AND state = 'running' AND attempt = :attempt"
-            + (params.includeUnexpiredLeases ? "" : " AND lease_expires_at < :now")
+        var guardClause = "id = :id AND state = 'running' AND attempt = :attempt"
+        if !params.includeUnexpiredLeases {
+            guardClause += " AND lease_expires_at < :now"
+        } else if let prefix = params.sparingOwnerPrefix {
+            // Spared owners (runners) only once their lease expired; the prefix is a bound value, never spliced.
+            guardClause += " AND (lease_expires_at < :now OR lease_owner IS NULL OR substr(lease_owner, 1, \(prefix.utf8.count)) <> :prefix)"
+        }
         var outcomes: [RescueOutcome] = []
         for candidate in candidates {
             let exhausted = candidate.attempt >= candidate.maxAttempts
@@ -76,12 +86,14 @@ extension SQLiteJobStore {
                     WHERE \(guardClause)
                     """).execute(arguments: [
                         "id": candidate.id, "attempt": candidate.attempt, "now": params.now.unixSeconds,
+                        "prefix": params.sparingOwnerPrefix,
                         "message": "the runner stopped renewing its lease "
                             + "(attempt \(candidate.attempt) of \(candidate.maxAttempts))",
                     ])
             } else {
                 try db.cachedStatement(sql: "UPDATE requests SET state = 'queued', \(forgetAttempt) WHERE \(guardClause)")
-                    .execute(arguments: ["id": candidate.id, "attempt": candidate.attempt, "now": params.now.unixSeconds])
+                    .execute(arguments: ["id": candidate.id, "attempt": candidate.attempt, "now": params.now.unixSeconds,
+                                         "prefix": params.sparingOwnerPrefix])
             }
             guard db.changesCount == 1 else { continue }
             outcomes.append(RescueOutcome(

@@ -15,8 +15,22 @@ enum Schema {
             try db.execute(sql: webhookDeliveriesTable)
             try db.execute(sql: webhookTrigger)
         }
+        migrator.registerMigration("v3: function registrations") { db in
+            try db.execute(sql: functionRegistrationsTable)
+        }
         return migrator
     }
+
+    /// Runner functions as their runners declared them, kept so a restarted host validates submissions (and lists
+    /// the functions) before any runner reconnects.
+    private static let functionRegistrationsTable = """
+        CREATE TABLE function_registrations (
+            function_id TEXT PRIMARY KEY,
+            declaration BLOB NOT NULL,
+            registered_by TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        )
+        """
 
     /// `seq` fixes each request's FIFO place for good: a rescued request keeps it and so goes back ahead of later
     /// submissions. AUTOINCREMENT keeps a pruned tail's numbers from being handed out again.

@@ -17,6 +17,7 @@ import Signing
 public struct Host: Sendable {
     public let application: Application<RouterResponder<GantryRequestContext>>
     public let queue: RequestQueue
+    public let runners: RunnerGateway
     public let store: any JobStore
     public let files: any FileStore
     public let publicURL: PublicURL
@@ -47,32 +48,31 @@ public func buildApplication(
                                              schemasDirectory: configuration.schemasDirectory, handlers: handlers)
     let publicURL = PublicURL(configuration.publicURL ?? configuration.derivedPublicURL(port: configuration.port))
     let fetcher = try EgressFetcher(allowEgress: configuration.allowEgress, logger: logger)
-    let notifier = ChangeNotifier()
     // One secret keys storage tokens, signed upload URLs and the tenant tags in file names.
     let storageSigner = TokenSigner(secret: try SecretFile.loadOrCreateKey(at: dataDirectory.appendingPathComponent("storage-secret")))
     let naming = FileNaming(signer: storageSigner)
     let uploadStaging = try UploadStaging(dataDirectory: dataDirectory)
     uploadStaging.sweep(now: configuration.dispatcher.now(), logger: logger)
     let environment = RunEnvironment(fetcher: fetcher, files: files, publicURL: publicURL, naming: naming)
-    let dispatcher = Dispatcher(store: store, registry: registry, notifier: notifier, environment: environment,
-                                configuration: configuration.dispatcher, logger: logger)
-    let sweeper = Sweeper(store: store, notifier: notifier, configuration: configuration.dispatcher, logger: logger)
-    // Requests a previous process left running go back to the queue before any worker claims.
-    try await sweeper.recoverAtStart()
+    // Runner functions a previous run registered are installed, and requests it left running are rescued, before
+    // anything claims.
+    let runtime = try await QueueRuntime.start(store: store, builtins: registry, environment: environment,
+                                               configuration: configuration.dispatcher, logger: logger)
+    let queue = runtime.queue
     let webhookKeys = try SigningKeyRing(directory: dataDirectory)
     let webhookEgress = EgressClient(policy: try EgressPolicy(allowingCIDRs: configuration.allowEgress), logger: logger)
     let webhooks = WebhookDispatcher(store: store, transport: EgressWebhookTransport(client: webhookEgress), keys: webhookKeys,
                                      policy: configuration.webhooks, owner: configuration.dispatcher.owner, logger: logger)
     // So are webhook attempts a previous process was making when it stopped.
     if configuration.dispatcher.rescueAllRunningAtStart { try await webhooks.recoverAtStart() }
-    let queue = RequestQueue(store: store, registry: registry, notifier: notifier, dispatcher: dispatcher,
-                             configuration: configuration.dispatcher, logger: logger)
 
     let router = Router(context: GantryRequestContext.self)
     router.add(middleware: ErrorEnvelopeMiddleware())
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: AuthMiddleware(keys: KeyRing(configuration.apiKeys)))
-    AdminRoutes(queue: queue, registry: metrics, openAPI: OpenAPIDocument.build(registry: registry, configuration: configuration)).register(on: router)
+    AdminRoutes(queue: queue, runners: runtime.runners, registry: metrics, configuration: configuration).register(on: router)
+    RunnerRoutes(gateway: runtime.runners, auth: RunnerAuth(tokens: RunnerTokenRing(configuration.runnerTokens), apiKeys: KeyRing(configuration.apiKeys)),
+                 configuration: configuration).register(on: router)
     FileRoutes(files: files).register(on: router)
     FalStorage(configuration: configuration, files: files, naming: naming, signer: storageSigner, staging: uploadStaging,
                publicURL: publicURL).register(on: router)
@@ -106,7 +106,7 @@ public func buildApplication(
     let application = Application(
         router: router, server: server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "gantry"),
-        services: [dispatcher, sweeper, webhooks],
+        services: runtime.services + [webhooks],
         onServerRunning: { channel in
             if configuration.publicURL == nil, let port = channel.localAddress?.port {
                 publicURL.set(configuration.derivedPublicURL(port: port))
@@ -114,5 +114,5 @@ public func buildApplication(
             logger.notice("serving", metadata: ["url": "\(publicURL.string)", "functions": "\(registry.functions.count)"])
         },
         logger: logger)
-    return Host(application: application, queue: queue, store: store, files: files, publicURL: publicURL, configuration: configuration)
+    return Host(application: application, queue: queue, runners: runtime.runners, store: store, files: files, publicURL: publicURL, configuration: configuration)
 }

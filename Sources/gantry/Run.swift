@@ -11,7 +11,8 @@ struct Run: AsyncParsableCommand {
 
     @Argument(help: "Function id, e.g. gantry/echo.") var functionID: String
     @Option(help: "Input JSON file, or - for standard input.") var input: String
-    @Option(help: "Directory for output files.") var out: String = "./gantry-out"
+    @Option(help: "Directory for output files (they land in DIR/files/…, the path the printed file:// URLs name).")
+    var out: String = "./gantry-out"
     @Option(parsing: .upToNextOption, help: "CIDR ranges inputs may be fetched from despite the egress policy.") var allowEgress: [String] = []
     @OptionGroup var functionOptions: FunctionOptions
 
@@ -30,26 +31,29 @@ struct Run: AsyncParsableCommand {
         let raw = input == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: input))
         let value: JSONValue
         do { value = try JSONValue.parse(raw) } catch { throw ValidationError("--input is not valid JSON") }
-        let validated: Data
-        switch function.validate(value) {
-        case .success(let result): validated = result.encoded()
-        case .failure(let failure): return finish(FunctionError.validation(failure).body(), ok: false)
+        let admitted: RequestQueue.Admitted
+        do {
+            admitted = try RequestQueue.Admitted(function, input: value)
+        } catch {
+            return finish(error.body(), ok: false)
         }
+        // Outputs are named like the host's (`yyyy-mm-dd/<name>`) and printed as `file://DIR/files/<key>`, the
+        // store's URL scheme; the store's root is therefore DIR/files.
         let outDirectory = URL(fileURLWithPath: out).standardizedFileURL
-        let files = try LocalFileStore(root: outDirectory)
+        let files = try LocalFileStore(root: outDirectory.appendingPathComponent("files"))
+        let base = outDirectory.absoluteString.hasSuffix("/") ? String(outDirectory.absoluteString.dropLast()) : outDirectory.absoluteString
+        let environment = RunEnvironment(fetcher: try EgressFetcher(allowEgress: allowEgress, logger: logger), files: files, publicURL: PublicURL(base))
+        let executor = RunExecutor(functions: [function], environment: environment, logger: logger)
         let bar = ProgressBar()
         let reporter = LoggerReporter(logger: logger, onLog: { bar.log($0.message) }, onProgress: { bar.update($0) })
-        let context = RunContext(
-            requestID: UUID().uuidString.lowercased(), functionID: function.id, tenant: "local", attempt: 1,
-            syncMode: value["sync_mode"]?.boolValue ?? false, deadline: Date().addingTimeInterval(function.manifest.timeoutSeconds),
-            logger: logger, reporter: reporter, fetcher: try EgressFetcher(allowEgress: allowEgress, logger: logger),
-            files: files, publicURL: outDirectory.absoluteString.hasSuffix("/") ? String(outDirectory.absoluteString.dropLast()) : outDirectory.absoluteString)
-        let outcome = await FunctionRunner.run(function, input: validated, context: context, control: RunControl())
+        let outcome = await executor.run(
+            function, input: admitted.input,
+            identity: .init(requestID: UUID().uuidString.lowercased(), tenant: "local", syncMode: admitted.syncMode),
+            reporter: reporter, control: RunControl())
         bar.done()
-        switch outcome {
+        switch outcome.completion(timeoutSeconds: function.manifest.timeoutSeconds) ?? .failed(Completion.stoppedError) {
         case .succeeded(let body): finish(body, ok: true)
-        case .failed(let error): finish(error.body(), ok: false)
-        case .stopped(let reason): finish(FunctionError.failed("stopped: \(reason)", errorType: "request_timeout").body(), ok: false)
+        case let completion: finish(completion.error!.body(), ok: false)
         }
     }
 
@@ -57,37 +61,5 @@ struct Run: AsyncParsableCommand {
         let pretty = (try? JSONSerialization.jsonObject(with: body)).flatMap { try? JSONSerialization.data(withJSONObject: $0, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) } ?? body
         FileHandle.standardOutput.write(pretty + Data("\n".utf8))
         if !ok { Foundation.exit(1) }
-    }
-}
-
-/// A one-line progress bar on standard error.
-final class ProgressBar: @unchecked Sendable {
-    private let lock = NSLock()
-    private var fraction = 0.0
-    private let started = Date()
-
-    func update(_ value: Double) {
-        lock.withLock { fraction = value }
-        draw()
-    }
-
-    func log(_ line: String) {
-        lock.withLock { FileHandle.standardError.write(Data("\r\u{1B}[K\(line)\n".utf8)) }
-        draw()
-    }
-
-    func done() {
-        update(1)
-        FileHandle.standardError.write(Data("\n".utf8))
-    }
-
-    private func draw() {
-        lock.withLock {
-            let width = 30
-            let filled = Int(fraction * Double(width))
-            let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
-            let line = String(format: "\r[%@] %3d%% %.1fs", bar, Int(fraction * 100), Date().timeIntervalSince(started))
-            FileHandle.standardError.write(Data(line.utf8))
-        }
     }
 }

@@ -37,6 +37,8 @@ struct Serve: AsyncParsableCommand {
     var fooocusQueueSize: Int = Int(env["GANTRY_FOOOCUS_QUEUE_SIZE"] ?? "") ?? 100
     @Option(help: "Fooocus-API webhook for requests without webhook_url (env GANTRY_FOOOCUS_WEBHOOK_URL).")
     var fooocusWebhookURL: String? = env["GANTRY_FOOOCUS_WEBHOOK_URL"]
+    @Option(help: "File of runner tokens, ID:SECRET:GLOB[|GLOB…] one per line (env GANTRY_RUNNER_TOKENS_FILE). GANTRY_RUNNER_TOKENS may also list them comma-separated.")
+    var runnerTokensFile: String? = env["GANTRY_RUNNER_TOKENS_FILE"]
     @Option(help: "Log level: trace, debug, info, notice, warning, error (env GANTRY_LOG_LEVEL).") var logLevel: String = env["GANTRY_LOG_LEVEL"] ?? "info"
 
     func run() async throws {
@@ -75,11 +77,27 @@ struct Serve: AsyncParsableCommand {
         webhookOptions.apply(to: &configuration.webhooks)
         configuration.fooocusQueueSize = fooocusQueueSize
         configuration.fooocusWebhookURL = fooocusWebhookURL
+        configuration.runnerTokens = try loadRunnerTokens()
         do {
             let host = try await buildApplication(configuration: configuration, handlers: Handlers.all, metrics: registry, logger: logger)
             try await host.application.runService()
         } catch let error as ConfigurationError {
             throw ValidationError(error.message)
+        }
+    }
+
+    private func loadRunnerTokens() throws -> [RunnerToken] {
+        do {
+            var text = Self.env["GANTRY_RUNNER_TOKENS"] ?? ""
+            if let runnerTokensFile {
+                guard let file = try? String(contentsOfFile: runnerTokensFile, encoding: .utf8) else {
+                    throw ValidationError("--runner-tokens-file \(runnerTokensFile) cannot be read")
+                }
+                text += "\n" + file
+            }
+            return try RunnerToken.parseList(text)
+        } catch let error as ConfigurationError {
+            throw ValidationError("runner tokens: \(error.message)")
         }
     }
 

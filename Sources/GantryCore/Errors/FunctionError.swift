@@ -1,32 +1,45 @@
 import Foundation
 
-/// An error a function (or the runtime on its behalf) answers with: an HTTP status, fal's `error_type`, and a
-/// `detail` that is either a message or a list of field issues. Only the HTTP layer turns it into a response,
-/// through the one error envelope `{"detail": …, "error_type": …}`.
+/// An error a function (or the runtime on its behalf) answers with: an HTTP status and the error envelope
+/// (`error_type` and a `detail` that is a message or a list of field issues). Only the HTTP layer turns it into a
+/// response.
 public struct FunctionError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// What `detail` carries.
-    public enum Detail: Sendable, Equatable {
-        case message(String)
-        case issues([ValidationIssue])
-    }
+    public typealias Detail = ErrorEnvelope.Detail
 
     public var status: Int
-    public var errorType: String
-    public var detail: Detail
+    public var envelope: ErrorEnvelope
     /// Whether a later attempt could succeed. Input errors never are.
     public var retryable: Bool
 
     public init(status: Int, errorType: String, detail: Detail, retryable: Bool = false) {
+        self.init(status: status, envelope: ErrorEnvelope(errorType: errorType, detail: detail), retryable: retryable)
+    }
+
+    public init(status: Int, envelope: ErrorEnvelope, retryable: Bool = false) {
         self.status = status
-        self.errorType = errorType
-        self.detail = detail
+        self.envelope = envelope
         self.retryable = retryable
+    }
+
+    /// fal's `error_type`.
+    public var errorType: String {
+        get { envelope.errorType }
+        set { envelope.errorType = newValue }
+    }
+
+    public var detail: Detail {
+        get { envelope.detail }
+        set { envelope.detail = newValue }
     }
 
     /// A bad input field: 422 with a pydantic-style item naming the field (`loc = ["body", field…]`).
     public static func input(field: [String], code: String, message: String) -> FunctionError {
-        let loc: [JSONValue] = [.string("body")] + field.map { JSONValue.string($0) }
-        return FunctionError(status: 422, errorType: code, detail: .issues([ValidationIssue(loc: loc, msg: message, type: code)]))
+        input(loc: field.map { JSONValue.string($0) }, code: code, message: message)
+    }
+
+    /// A bad input field whose path may hold array indices (numbers).
+    public static func input(loc: [JSONValue], code: String, message: String) -> FunctionError {
+        FunctionError(status: 422, errorType: code, detail: .issues([ValidationIssue(loc: [.string("body")] + loc, msg: message, type: code)]))
     }
 
     /// Schema validation failed.
@@ -39,26 +52,16 @@ public struct FunctionError: Error, Sendable, Equatable, CustomStringConvertible
         FunctionError(status: status, errorType: errorType, detail: .message(message))
     }
 
-    /// A one-line human summary, used for fal's `error` status field and logs.
-    public var message: String {
-        switch detail {
-        case .message(let text): return text
-        case .issues(let issues):
-            return issues.map { issue in
-                let path = issue.loc.dropFirst().map { $0.stringValue ?? $0.doubleValue.map { String(Int($0)) } ?? "?" }.joined(separator: ".")
-                return path.isEmpty ? issue.msg : "\(path): \(issue.msg)"
-            }.joined(separator: "; ")
-        }
+    /// A stored error result read back (its status and envelope); a body that is no envelope reads as a failure.
+    public init(stored result: RequestResult) {
+        self.init(status: result.status, envelope: ErrorEnvelope(parsing: result.body) ?? ErrorEnvelope("function_error", "Request failed"))
     }
+
+    /// A one-line human summary, used for fal's `error` status field and logs.
+    public var message: String { envelope.message }
 
     public var description: String { "\(status) \(errorType): \(message)" }
 
     /// The JSON body of the error envelope.
-    public func body() -> Data {
-        let detailValue: JSONValue = switch detail {
-        case .message(let text): .string(text)
-        case .issues(let issues): .array(issues.map { .object(["loc": .array($0.loc), "msg": .string($0.msg), "type": .string($0.type)]) })
-        }
-        return JSONValue.object(["detail": detailValue, "error_type": .string(errorType)]).encoded()
-    }
+    public func body() -> Data { envelope.encoded() }
 }

@@ -30,6 +30,19 @@ public struct FunctionManifest: Sendable, Codable, Equatable {
         case timeoutSeconds = "timeout_seconds", maxAttempts = "max_attempts"
     }
 
+    public init(id: String, handler: String, title: String? = nil, description: String? = nil, inputSchema: String,
+                outputSchema: String, concurrency: Int = 1, timeoutSeconds: Double = 600, maxAttempts: Int = 3) {
+        self.id = id
+        self.handler = handler
+        self.title = title
+        self.description = description
+        self.inputSchema = inputSchema
+        self.outputSchema = outputSchema
+        self.concurrency = concurrency
+        self.timeoutSeconds = timeoutSeconds
+        self.maxAttempts = maxAttempts
+    }
+
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         id = try container.decode(String.self, forKey: .id)

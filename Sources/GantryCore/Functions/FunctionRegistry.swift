@@ -1,14 +1,50 @@
 import Foundation
 
-/// A function ready to serve: its manifest, schemas, validator and handler.
+/// Who executes a function's requests.
+public enum FunctionExecutor: Sendable {
+    /// A Swift handler compiled into this binary, run by the dispatcher (queued) or at once (sync runs).
+    case inProcess(AnyHostedFunction)
+    /// Runner processes that claim its requests through the runner protocol.
+    case runner
+}
+
+/// A function ready to serve: its manifest, schemas, validator and executor.
 public struct RegisteredFunction: Sendable {
     public let manifest: FunctionManifest
     public let inputSchema: JSONValue
     public let outputSchema: JSONValue
     public let validator: SchemaValidator
-    public let handler: AnyHostedFunction
+    public let executor: FunctionExecutor
+
+    public init(manifest: FunctionManifest, inputSchema: JSONValue, outputSchema: JSONValue, validator: SchemaValidator,
+                executor: FunctionExecutor) {
+        self.manifest = manifest
+        self.inputSchema = inputSchema
+        self.outputSchema = outputSchema
+        self.validator = validator
+        self.executor = executor
+    }
+
+    /// An in-process function.
+    public init(manifest: FunctionManifest, inputSchema: JSONValue, outputSchema: JSONValue, validator: SchemaValidator,
+                handler: AnyHostedFunction) {
+        self.init(manifest: manifest, inputSchema: inputSchema, outputSchema: outputSchema, validator: validator,
+                  executor: .inProcess(handler))
+    }
 
     public var id: String { manifest.id }
+
+    /// The Swift handler, for in-process functions.
+    public var handler: AnyHostedFunction? {
+        if case .inProcess(let handler) = executor { return handler }
+        return nil
+    }
+
+    /// Whether runners execute this function.
+    public var isRunnerFunction: Bool {
+        if case .runner = executor { return true }
+        return false
+    }
 
     /// Validates a JSON input against the input schema and returns it with defaults applied.
     public func validate(_ input: JSONValue) -> Result<JSONValue, ValidationFailure> {

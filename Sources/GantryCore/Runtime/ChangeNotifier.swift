@@ -13,8 +13,15 @@ public final class ChangeNotifier: @unchecked Sendable {
 
     /// Registers interest in the next change of `key`.
     public func subscribe(_ key: String) -> Subscription {
-        let subscription = Subscription(key: key, notifier: self)
-        lock.withLock { subscriptions[key, default: [:]][ObjectIdentifier(subscription)] = subscription }
+        subscribe(anyOf: [key])
+    }
+
+    /// Registers interest in the next change of any of `keys` (one wait for several queues or requests).
+    public func subscribe(anyOf keys: [String]) -> Subscription {
+        let subscription = Subscription(keys: keys, notifier: self)
+        lock.withLock {
+            for key in keys { subscriptions[key, default: [:]][ObjectIdentifier(subscription)] = subscription }
+        }
         return subscription
     }
 
@@ -28,8 +35,10 @@ public final class ChangeNotifier: @unchecked Sendable {
 
     fileprivate func remove(_ subscription: Subscription) {
         lock.withLock {
-            subscriptions[subscription.key]?.removeValue(forKey: ObjectIdentifier(subscription))
-            if subscriptions[subscription.key]?.isEmpty == true { subscriptions.removeValue(forKey: subscription.key) }
+            for key in subscription.keys {
+                subscriptions[key]?.removeValue(forKey: ObjectIdentifier(subscription))
+                if subscriptions[key]?.isEmpty == true { subscriptions.removeValue(forKey: key) }
+            }
         }
     }
 
@@ -45,15 +54,15 @@ public final class Subscription: @unchecked Sendable {
         case fired
     }
 
-    let key: String
+    let keys: [String]
     private weak var notifier: ChangeNotifier?
     private let lock = NSLock()
     private var state = State.pending
     /// Set only by `publish`, not by timeouts or cancellation, which also end a wait.
     private var published = false
 
-    fileprivate init(key: String, notifier: ChangeNotifier) {
-        self.key = key
+    fileprivate init(keys: [String], notifier: ChangeNotifier) {
+        self.keys = keys
         self.notifier = notifier
     }
 

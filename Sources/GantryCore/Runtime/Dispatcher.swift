@@ -1,47 +1,47 @@
 import Foundation
 import Logging
-import Metrics
 import ServiceLifecycle
+import Synchronization
 
-/// Claims queued requests and runs them: per-function concurrency, FIFO within a priority, leases renewed by
-/// heartbeat, cooperative cancellation, execution timeouts, and a graceful drain on shutdown.
-public final class Dispatcher: Service, @unchecked Sendable {
+/// Claims queued requests of the in-process functions and runs them through the `RunExecutor`: per-function
+/// concurrency (a worker takes its permit before it claims, so nothing is claimed that cannot start at once),
+/// FIFO within a priority, leases renewed by heartbeat, cooperative cancellation, and a graceful drain on shutdown.
+/// A function that runners registered in place of a built-in one is left to them.
+public final class Dispatcher: Service, Sendable {
     let store: any JobStore
-    let registry: FunctionRegistry
+    let catalog: FunctionCatalog
     let notifier: ChangeNotifier
-    let environment: RunEnvironment
+    let executor: RunExecutor
+    let recorder: AttemptRecorder
+    let partials: PartialOutputs
     let configuration: DispatcherConfiguration
     let logger: Logger
-    /// One limiter per function id, shared with synchronous runs.
-    public let limiters: [String: ConcurrencyLimiter]
 
-    /// Enforces execution timeouts of queued and synchronous runs.
-    public let deadlines = DeadlineMonitor()
-
-    private let lock = NSLock()
-    private var running: [String: RunningEntry] = [:]
-    private var draining = false
-
-    public init(store: any JobStore, registry: FunctionRegistry, notifier: ChangeNotifier, environment: RunEnvironment,
-                configuration: DispatcherConfiguration, logger: Logger) {
-        self.store = store
-        self.registry = registry
-        self.notifier = notifier
-        self.environment = environment
-        self.configuration = configuration
-        self.logger = logger
-        self.limiters = Dictionary(uniqueKeysWithValues: registry.functions.map { ($0.id, ConcurrencyLimiter(permits: $0.manifest.concurrency)) })
+    private struct State {
+        var running: [String: RunningEntry] = [:]
+        var draining = false
     }
 
-    /// The notifier key that wakes the workers of a function.
-    public static func workKey(_ functionID: String) -> String { "work:\(functionID)" }
+    private let state = Mutex(State())
+
+    init(store: any JobStore, catalog: FunctionCatalog, notifier: ChangeNotifier, executor: RunExecutor, recorder: AttemptRecorder,
+         partials: PartialOutputs, configuration: DispatcherConfiguration, logger: Logger) {
+        self.store = store
+        self.catalog = catalog
+        self.notifier = notifier
+        self.executor = executor
+        self.recorder = recorder
+        self.partials = partials
+        self.configuration = configuration
+        self.logger = logger
+    }
 
     public func run() async throws {
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { outer in
                 outer.addTask {
                     await withDiscardingTaskGroup { workers in
-                        for function in self.registry.functions {
+                        for function in self.catalog.builtins.functions {
                             for _ in 0..<function.manifest.concurrency {
                                 workers.addTask { await self.workerLoop(function) }
                             }
@@ -60,30 +60,31 @@ public final class Dispatcher: Service, @unchecked Sendable {
 
     /// Stops claiming new work and wakes idle workers so they exit; running work continues for the grace period.
     public func beginDrain() {
-        lock.withLock { draining = true }
-        for function in registry.functions { notifier.publish(Self.workKey(function.id)) }
-        notifier.publish("dispatcher:drain")
+        state.withLock { $0.draining = true }
+        for function in catalog.builtins.functions { notifier.publish(NotifierKeys.work(function.id)) }
+        notifier.publish(NotifierKeys.catalog)
+        notifier.publish(NotifierKeys.drain)
     }
 
-    var isDraining: Bool { lock.withLock { draining } }
+    var isDraining: Bool { state.withLock { $0.draining } }
 
     /// Stops a request running in this process (a cancel arrived through this host's API).
-    public func stopLocal(_ requestID: String, reason: StopReason) {
-        lock.withLock { running[requestID] }?.control.stop(reason)
+    func stopLocal(_ requestID: String, reason: StopReason) {
+        state.withLock { $0.running[requestID] }?.control.stop(reason)
     }
 
     /// The ids of requests running in this process.
-    public var runningIDs: [String] { lock.withLock { Array(running.keys) } }
+    var runningIDs: [String] { state.withLock { Array($0.running.keys) } }
 
     private func releaseAfterGrace() async {
         while !isDraining {
-            let subscription = notifier.subscribe("dispatcher:drain")
+            let subscription = notifier.subscribe(NotifierKeys.drain)
             if isDraining { subscription.cancel(); break }
             await subscription.wait(timeout: .seconds(3_600))
             if Task.isCancelled { return }
         }
         guard (try? await Task.sleep(for: .seconds(configuration.shutdownGrace))) != nil else { return }
-        let controls = lock.withLock { running.values.map(\.control) }
+        let controls = state.withLock { $0.running.values.map(\.control) }
         if !controls.isEmpty { logger.notice("grace period over; releasing \(controls.count) running request(s) to the queue") }
         for control in controls { control.stop(.shutdown) }
         // Stay alive until the workers have recorded the releases: returning would cancel them (see `run`), and a
@@ -92,22 +93,29 @@ public final class Dispatcher: Service, @unchecked Sendable {
     }
 
     private func workerLoop(_ function: RegisteredFunction) async {
-        let limiter = limiters[function.id]!
+        let limiter = executor.limiter(function.id)
         while !isDraining && !Task.isCancelled {
+            if catalog.isRunnerServed(function.id) {
+                // Runners serve this id now; wait for the catalog to change (or the drain).
+                let subscription = notifier.subscribe(anyOf: [NotifierKeys.catalog, NotifierKeys.drain])
+                if catalog.isRunnerServed(function.id) && !isDraining { await subscription.wait(timeout: .seconds(60)) }
+                subscription.cancel()
+                continue
+            }
             // Subscribe before claiming so a submit between an empty claim and the wait still wakes this worker.
-            let subscription = notifier.subscribe(Self.workKey(function.id))
+            let subscription = notifier.subscribe(NotifierKeys.work(function.id))
             await limiter.acquire()
             let record: RequestRecord?
             do {
                 record = isDraining ? nil : try await store.requestClaim(RequestClaimParams(
-                    functionID: function.id, owner: configuration.owner, now: configuration.now(), leaseDuration: configuration.leaseDuration))
+                    functionID: function.id, owner: configuration.owner, now: configuration.now(), leaseDuration: configuration.leaseDuration)).first
             } catch {
                 logger.error("claim failed", metadata: ["function": "\(function.id)", "error": "\(error)"])
                 record = nil
             }
-            if let record {
+            if let record, let fence = LeaseFence(record) {
                 subscription.cancel()
-                await execute(record, function: function)
+                await execute(record, fence: fence, function: function)
                 limiter.release()
                 continue
             }
@@ -116,20 +124,63 @@ public final class Dispatcher: Service, @unchecked Sendable {
         }
     }
 
-    func register(_ entry: RunningEntry) { lock.withLock { running[entry.id] = entry } }
-    func unregister(_ id: String) { lock.withLock { _ = running.removeValue(forKey: id) } }
+    /// Runs one claimed attempt to its end and records the outcome under its fence.
+    private func execute(_ record: RequestRecord, fence: LeaseFence, function: RegisteredFunction) async {
+        var logger = self.logger
+        logger[metadataKey: "request_id"] = "\(record.id)"
+        logger[metadataKey: "function"] = "\(function.id)"
+        logger[metadataKey: "attempt"] = "\(record.attempt)"
+        let control = RunControl()
+        state.withLock { $0.running[record.id] = RunningEntry(fence: fence, control: control) }
+        defer { _ = state.withLock { $0.running.removeValue(forKey: record.id) } }
+        notifier.publish(NotifierKeys.request(record.id))
+        logger.info("running")
+        // A cancel that arrived while a previous attempt's runner was dying survives the rescue; honour it now.
+        if record.cancelRequested { control.stop(.user) }
 
-    /// One loop for every run in this process: enforces execution deadlines every tick and renews leases every
-    /// heartbeat interval (instead of a timer task and a heartbeat task per run).
+        let started = configuration.now()
+        let reporter = StoreReporter(store: store, notifier: notifier, partials: partials, requestID: record.id, attempt: record.attempt,
+                                     maxLines: configuration.maxLogLinesPerAttempt, logger: logger)
+        let outcome = await executor.run(
+            function, input: record.input,
+            identity: .init(requestID: record.id, tenant: record.tenant, attempt: record.attempt, syncMode: RequestQueue.syncMode(of: record.input)),
+            reporter: reporter, control: control, permit: .held)
+        let elapsed = configuration.now().timeIntervalSince(started)
+        do {
+            if let completion = outcome.completion(timeoutSeconds: function.manifest.timeoutSeconds) {
+                if try await !recorder.complete(completion, fence: fence, functionID: function.id, elapsed: elapsed, logger: logger) {
+                    logger.warning("finish lost: the request moved on while this attempt ran")
+                }
+            } else if case .stopped(.shutdown) = outcome {
+                let released = try await recorder.release(fence, functionID: function.id)
+                logger.notice(released ? "released to the queue at shutdown" : "could not release at shutdown; the sweeper will rescue it")
+            } else {
+                logger.warning("attempt lost its lease; its outcome is discarded")
+            }
+        } catch {
+            logger.error("could not record the outcome; the sweeper will retry the request", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// One loop for every run in this process: renews every lease in one store call each heartbeat interval.
     private func maintain() async {
-        var lastHeartbeat = ContinuousClock.now
         while !Task.isCancelled {
-            guard (try? await Task.sleep(for: .seconds(configuration.tick))) != nil else { return }
-            deadlines.stopOverdue(now: configuration.now())
-            guard ContinuousClock.now - lastHeartbeat >= .seconds(configuration.heartbeatInterval) else { continue }
-            lastHeartbeat = .now
-            for entry in lock.withLock({ Array(running.values) }) {
-                await heartbeat(entry)
+            guard (try? await Task.sleep(for: .seconds(configuration.heartbeatInterval))) != nil else { return }
+            let entries = state.withLock { Array($0.running.values) }
+            guard !entries.isEmpty else { continue }
+            let expires = configuration.now().addingTimeInterval(configuration.leaseDuration)
+            do {
+                let outcomes = try await store.requestHeartbeat(entries.map { RequestHeartbeatParams(fence: $0.fence, leaseExpiresAt: expires) })
+                for (entry, outcome) in zip(entries, outcomes) {
+                    switch outcome {
+                    case .renewed(let cancelRequested): if cancelRequested { entry.control.stop(.user) }
+                    case .lost:
+                        logger.warning("lease lost; abandoning this attempt", metadata: ["request_id": "\(entry.fence.requestID)"])
+                        entry.control.stop(.leaseLost)
+                    }
+                }
+            } catch {
+                logger.error("heartbeat failed", metadata: ["error": "\(error)"])
             }
         }
     }
@@ -137,49 +188,6 @@ public final class Dispatcher: Service, @unchecked Sendable {
 
 /// A run in progress in this process.
 struct RunningEntry: Sendable {
-    var id: String
-    var attempt: Int
+    var fence: LeaseFence
     var control: RunControl
-}
-
-/// What a run needs from the host besides the store: input fetching, output storage, the public base URL and the
-/// tenant-scoped file naming.
-public struct RunEnvironment: Sendable {
-    public var fetcher: any InputFetcher
-    public var files: any FileStore
-    public var publicURL: PublicURL
-    /// Names output files after their tenant and decides which store files a tenant's inputs may name.
-    public var naming: FileNaming
-
-    /// - Parameter naming: the host passes the naming keyed by its storage secret; the default, a fresh random key,
-    ///   suits processes whose files need not outlive them.
-    public init(fetcher: any InputFetcher, files: any FileStore, publicURL: PublicURL, naming: FileNaming = .ephemeral()) {
-        self.fetcher = fetcher
-        self.files = files
-        self.publicURL = publicURL
-        self.naming = naming
-    }
-}
-
-/// The host's public base URL (no trailing slash). Known at start-up when configured, else set once the server is
-/// bound (port 0 in tests picks the port only then).
-public final class PublicURL: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: String
-
-    public init(_ value: String) {
-        self.value = Self.trimmed(value)
-    }
-
-    /// The current base URL.
-    public var string: String { lock.withLock { value } }
-
-    /// Replaces the base URL (called once the bound port is known).
-    public func set(_ newValue: String) {
-        lock.withLock { value = Self.trimmed(newValue) }
-    }
-
-    private static func trimmed(_ url: String) -> String {
-        url.hasSuffix("/") ? String(url.dropLast()) : url
-    }
 }

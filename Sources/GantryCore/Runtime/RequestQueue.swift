@@ -2,30 +2,85 @@ import Foundation
 import Logging
 import Metrics
 
-/// The operations the wire surfaces perform on requests: submit, read, cancel, watch, and run synchronously.
-/// It keeps tenants apart (another tenant's request reads as unknown) and wakes workers and watchers.
+/// The one way in for the wire surfaces: admit an input, submit, read, watch, cancel, run synchronously. It keeps
+/// tenants apart (another tenant's request reads as unknown); the store, the notifier and the executors behind it
+/// are its own.
 public struct RequestQueue: Sendable {
-    public let store: any JobStore
-    public let registry: FunctionRegistry
-    public let notifier: ChangeNotifier
-    public let dispatcher: Dispatcher
+    let store: any JobStore
+    let catalog: FunctionCatalog
+    let notifier: ChangeNotifier
+    let dispatcher: Dispatcher
+    let executor: RunExecutor
+    let partials: PartialOutputs
+    let runners: RunnerDirectory
     let configuration: DispatcherConfiguration
     let logger: Logger
 
-    public init(store: any JobStore, registry: FunctionRegistry, notifier: ChangeNotifier, dispatcher: Dispatcher,
-                configuration: DispatcherConfiguration, logger: Logger) {
-        self.store = store
-        self.registry = registry
-        self.notifier = notifier
-        self.dispatcher = dispatcher
-        self.configuration = configuration
-        self.logger = logger
+    // MARK: Functions
+
+    /// Every function served now (built in, and registered by runners).
+    public var functions: [RegisteredFunction] { catalog.current.functions }
+
+    /// The function with exactly this id.
+    public func function(id: String) -> RegisteredFunction? { catalog.function(id: id) }
+
+    /// Resolves `owner/alias[/path…]` segments to the function with the longest matching id, and the rest.
+    public func resolve(segments: [Substring]) -> (function: RegisteredFunction, rest: [Substring])? {
+        catalog.current.resolve(segments: segments)
     }
 
-    /// Parameters of a submit, after the input was validated.
-    public struct Submission: Sendable {
+    /// Increases whenever the set of functions changes.
+    public var functionsVersion: Int { catalog.version }
+
+    // MARK: Admission
+
+    /// An input that passed its function's schema (defaults applied) and submit-time check.
+    public struct Admitted: Sendable {
         public var function: RegisteredFunction
+        /// The validated input, encoded.
         public var input: Data
+        /// `sync_mode`: outputs inline as data URIs.
+        public var syncMode: Bool
+
+        /// Admits `input` for `function` (see `RequestQueue.admit`); `gantry run` admits through here too.
+        public init(_ function: RegisteredFunction, input: JSONValue) throws(FunctionError) {
+            let validated: JSONValue
+            switch function.validate(input) {
+            case .success(let value): validated = value
+            case .failure(let failure): throw FunctionError.validation(failure)
+            }
+            let data = validated.encoded()
+            if let handler = function.handler {
+                do {
+                    try handler.check(input: data)
+                } catch let error as FunctionError {
+                    throw error
+                } catch {
+                    throw FunctionError.failed("\(function.id) could not check its input: \(error)")
+                }
+            }
+            self.function = function
+            self.input = data
+            self.syncMode = validated["sync_mode"]?.boolValue ?? false
+        }
+    }
+
+    /// The one admit step of every surface: the input schema (422 listing each problem), then the function's
+    /// submit-time check (in-process functions only: a runner's capabilities are its own).
+    public func admit(_ function: RegisteredFunction, input: JSONValue) throws(FunctionError) -> Admitted {
+        try Admitted(function, input: input)
+    }
+
+    /// Whether an encoded input asks for `sync_mode`.
+    static func syncMode(of input: Data) -> Bool {
+        (try? JSONValue.parse(input))?["sync_mode"]?.boolValue ?? false
+    }
+
+    // MARK: Submit
+
+    /// Parameters of a submit.
+    public struct Submission: Sendable {
+        public var admitted: Admitted
         public var tenant: String
         public var priority: RequestPriority
         /// Seconds the request may wait in the queue before it expires (`X-Fal-Request-Timeout`).
@@ -34,10 +89,9 @@ public struct RequestQueue: Sendable {
         /// The body shape of the webhook: fal's, or Fooocus-API's for requests its surface submitted.
         public var webhookFormat: WebhookFormat
 
-        public init(function: RegisteredFunction, input: Data, tenant: String, priority: RequestPriority = .normal, startTimeout: Double? = nil,
+        public init(_ admitted: Admitted, tenant: String, priority: RequestPriority = .normal, startTimeout: Double? = nil,
                     webhookURL: String? = nil, webhookFormat: WebhookFormat = .fal) {
-            self.function = function
-            self.input = input
+            self.admitted = admitted
             self.tenant = tenant
             self.priority = priority
             self.startTimeout = startTimeout
@@ -46,18 +100,34 @@ public struct RequestQueue: Sendable {
         }
     }
 
-    /// Stores a new queued request durably and wakes a worker.
-    public func submit(_ submission: Submission) async throws -> RequestRecord {
+    /// A stored submit and its place in the queue.
+    public struct Submitted: Sendable {
+        public var record: RequestRecord
+        public var queuePosition: Int
+    }
+
+    /// Stores a new queued request durably, wakes a worker (or a runner's claim) and tells its queue position.
+    public func submit(_ submission: Submission) async throws -> Submitted {
+        let record = try await insert(submission)
+        // A request can leave the queue before the position is read; it then counts as next in line.
+        let position = try await store.requestQueuePosition(id: record.id) ?? 0
+        return Submitted(record: record, queuePosition: position)
+    }
+
+    private func insert(_ submission: Submission) async throws -> RequestRecord {
         let now = configuration.now()
+        let function = submission.admitted.function
         let record = try await store.requestInsert(RequestInsertParams(
-            id: UUID().uuidString.lowercased(), tenant: submission.tenant, functionID: submission.function.id, input: submission.input,
-            priority: submission.priority, maxAttempts: submission.function.manifest.maxAttempts, createdAt: now,
+            id: UUID().uuidString.lowercased(), tenant: submission.tenant, functionID: function.id, input: submission.admitted.input,
+            priority: submission.priority, maxAttempts: function.manifest.maxAttempts, createdAt: now,
             startDeadline: submission.startTimeout.map { now.addingTimeInterval($0) }, webhookURL: submission.webhookURL,
             webhookFormat: submission.webhookFormat))
-        RuntimeMetrics.shared.submitted(submission.function.id).increment()
-        notifier.publish(Dispatcher.workKey(submission.function.id))
+        RuntimeMetrics.shared.submitted(function.id).increment()
+        notifier.publish(NotifierKeys.work(function.id))
         return record
     }
+
+    // MARK: Read
 
     /// The request if it exists and belongs to `tenant`; nil otherwise, so ids of other tenants look unknown.
     public func get(id: String, tenant: String) async throws -> RequestRecord? {
@@ -65,7 +135,7 @@ public struct RequestQueue: Sendable {
         return record
     }
 
-    /// The queue position of a queued request.
+    /// The queue position of a queued request (nil once it left the queue).
     public func queuePosition(id: String) async throws -> Int? {
         try await store.requestQueuePosition(id: id)
     }
@@ -75,37 +145,87 @@ public struct RequestQueue: Sendable {
         try await store.logList(requestID: id, limit: limit)
     }
 
-    /// Cancels a request of `tenant`: queued ones at once, running ones cooperatively.
+    /// Follows one request of `tenant` (see `RequestWatch`).
+    public func watch(id: String, tenant: String, partialOutputs: Bool = false) -> RequestWatch {
+        RequestWatch(store: store, notifier: notifier, id: id, tenant: tenant, partialOutputs: partialOutputs, recheck: .seconds(1))
+    }
+
+    /// Waits until the request of `tenant` is terminal and returns it; nil when it does not exist (or was pruned).
+    public func waitUntilFinished(id: String, tenant: String) async throws -> RequestRecord? {
+        var watch = watch(id: id, tenant: tenant)
+        while let record = try await watch.next(timeout: .seconds(1)) {
+            if record.state.isTerminal { return record }
+            try Task.checkCancellation()
+        }
+        return nil
+    }
+
+    /// The partial outputs of a request from index `start` on (see `PartialOutputs`).
+    public func partialOutputs(id: String, from start: Int) -> [JSONValue] {
+        partials.read(id, from: start).items
+    }
+
+    /// Whether requests of `functionID` wait for a runner: runners serve it and none serving it is connected.
+    public func waitsForRunner(_ functionID: String) -> Bool {
+        catalog.isRunnerServed(functionID) && runners.servingCount(functionID, now: configuration.now()) == 0
+    }
+
+    // MARK: Cancel and running work
+
+    /// Cancels a request of `tenant`: queued ones at once, running ones cooperatively (in this process, or through
+    /// the heartbeat of the runner that holds it).
     public func cancel(id: String, tenant: String) async throws -> CancelOutcome {
         guard try await get(id: id, tenant: tenant) != nil else { return .notFound }
         let outcome = try await store.requestCancel(id: id, now: configuration.now())
-        if outcome == .cancelRequested { dispatcher.stopLocal(id, reason: .user) }
-        if outcome == .cancelled {
+        switch outcome {
+        case .cancelRequested:
+            dispatcher.stopLocal(id, reason: .user)
+            if let owner = try await store.requestGet(id: id)?.leaseOwner, owner.hasPrefix(RunnerLease.ownerPrefix) {
+                runners.noteCancel(owner: owner, requestID: id)
+                notifier.publish(NotifierKeys.leaseOwner(owner))
+            }
+        case .cancelled:
             RuntimeMetrics.shared.finished((try? await store.requestGet(id: id))?.functionID ?? "unknown", .cancelled).increment()
+        case .alreadyCompleted, .notFound:
+            break
         }
-        notifier.publish(id)
+        notifier.publish(NotifierKeys.request(id))
         return outcome
     }
 
-    /// Runs a function right away, without storing the request (fal's run surface), under the function's
-    /// concurrency limit and execution timeout. Cancelling the calling task (the client went away) stops the run.
-    public func runSync(function: RegisteredFunction, input: Data, syncMode: Bool, tenant: String, requestID: String) async -> RunOutcome {
-        var logger = self.logger
-        logger[metadataKey: "request_id"] = "\(requestID)"
-        logger[metadataKey: "function"] = "\(function.id)"
-        let environment = dispatcher.environment
-        let context = RunContext(
-            requestID: requestID, functionID: function.id, tenant: tenant, attempt: 1, syncMode: syncMode,
-            deadline: configuration.now().addingTimeInterval(function.manifest.timeoutSeconds), logger: logger,
-            reporter: LoggerReporter(logger: logger), fetcher: environment.fetcher, files: environment.files,
-            publicURL: environment.publicURL.string, naming: environment.naming, now: configuration.now)
-        let control = RunControl()
-        let limiter = dispatcher.limiters[function.id] ?? ConcurrencyLimiter(permits: 1)
-        await limiter.acquire()
-        let started = configuration.now()
-        let outcome = await FunctionRunner.run(function, input: input, context: context, control: control, deadlines: dispatcher.deadlines)
-        limiter.release()
-        RuntimeMetrics.shared.runDuration(function.id).recordSeconds(configuration.now().timeIntervalSince(started))
-        return outcome
+    /// The running requests of `tenant` among `functionIDs`, wherever they run (this process or runners).
+    public func running(tenant: String, functionIDs: [String]) async throws -> [RequestRecord] {
+        try await store.requestListRunning(functionIDs: functionIDs).filter { $0.tenant == tenant }
+    }
+
+    /// Queued plus running requests of `functionIDs`, every tenant (Fooocus-API's queue bound).
+    public func activeCount(functionIDs: [String]) async throws -> Int {
+        let counts = try await store.requestCounts()
+        return functionIDs.reduce(0) { sum, id in sum + (counts[id]?[.queued] ?? 0) + (counts[id]?[.running] ?? 0) }
+    }
+}
+
+extension RequestQueue {
+    // MARK: Admin
+
+    /// Whether the store answers (readiness).
+    public func isReady() async -> Bool {
+        do {
+            _ = try await store.requestGet(id: "readiness-probe")
+            return true
+        } catch {
+            logger.error("store not ready", metadata: ["error": "\(error)"])
+            return false
+        }
+    }
+
+    /// The number of stored requests in each state, per function id.
+    public func counts() async throws -> [String: [RequestState: Int]] {
+        try await store.requestCounts()
+    }
+
+    /// The number of webhook deliveries in each state.
+    public func webhookCounts() async throws -> [WebhookDeliveryState: Int] {
+        try await store.webhookCounts()
     }
 }

@@ -1,10 +1,17 @@
 import Foundation
 import Logging
 
-/// Receives what a running request reports: log lines and progress.
+/// Receives what a running request reports: log lines, progress and partial outputs.
 public protocol RunReporter: Sendable {
     func log(_ entry: LogEntry) async
     func progress(_ fraction: Double) async
+    /// A partial output for clients of the output stream.
+    func partial(_ output: JSONValue) async
+}
+
+extension RunReporter {
+    /// Reporters without stream clients drop partial outputs.
+    public func partial(_ output: JSONValue) async {}
 }
 
 /// What a running function can use: its request's identity, logging, progress, input fetching and output storage.
@@ -55,6 +62,12 @@ public struct RunContext: Sendable {
     /// Reports progress as a fraction in 0...1.
     public func progress(_ fraction: Double) async {
         await reporter.progress(min(max(fraction, 0), 1))
+    }
+
+    /// Emits a partial output: clients of fal's output stream (`POST /{owner}/{alias}/stream`) receive it as an
+    /// event before the final output. Other surfaces ignore it.
+    public func emit(_ partial: JSONValue) async {
+        await reporter.partial(partial)
     }
 
     /// Fetches an input URL or data URI. A refused or failed fetch is the caller's error: 422 naming `field`.

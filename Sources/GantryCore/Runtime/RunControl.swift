@@ -12,13 +12,6 @@ public enum StopReason: Sendable, Equatable {
     case leaseLost
 }
 
-/// The outcome of running a function once.
-public enum RunOutcome: Sendable {
-    case succeeded(Data)
-    case failed(FunctionError)
-    case stopped(StopReason)
-}
-
 /// Lets other parts of the host stop one run: the first reason given wins, and every stop handler runs once.
 public final class RunControl: @unchecked Sendable {
     private let lock = NSLock()
@@ -81,11 +74,11 @@ public final class DeadlineMonitor: @unchecked Sendable {
 }
 
 /// Runs a function once under its execution timeout and a `RunControl`, turning every way it can end into a
-/// `RunOutcome`. Shared by queued execution, synchronous runs and `gantry run`.
-public enum FunctionRunner {
+/// `RunOutcome`. Only `RunExecutor` calls it.
+enum FunctionRunner {
     /// - Parameter deadlines: the monitor that enforces the timeout; without one (the CLI) a timer task does.
-    public static func run(
-        _ function: RegisteredFunction, input: Data, context: RunContext, control: RunControl,
+    static func run(
+        _ function: RegisteredFunction, handler: AnyHostedFunction, input: Data, context: RunContext, control: RunControl,
         deadlines: DeadlineMonitor? = nil
     ) async -> RunOutcome {
         let deadline = context.deadline ?? Date().addingTimeInterval(function.manifest.timeoutSeconds)
@@ -93,7 +86,7 @@ public enum FunctionRunner {
         // it; it is awaited right here, so it never outlives this call.
         let work = Task { () -> RunOutcome in
             do {
-                return .succeeded(try await function.handler.run(input: input, context: context))
+                return .succeeded(try await handler.run(input: input, context: context))
             } catch let error as FunctionError {
                 return .failed(error)
             } catch is CancellationError {

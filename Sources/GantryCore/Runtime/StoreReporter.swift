@@ -5,6 +5,7 @@ import Logging
 final class StoreReporter: RunReporter, @unchecked Sendable {
     private let store: any JobStore
     private let notifier: ChangeNotifier
+    private let partials: PartialOutputs?
     private let requestID: String
     private let attempt: Int
     private let maxLines: Int
@@ -12,9 +13,11 @@ final class StoreReporter: RunReporter, @unchecked Sendable {
     private let lock = NSLock()
     private var lines = 0
 
-    init(store: any JobStore, notifier: ChangeNotifier, requestID: String, attempt: Int, maxLines: Int, logger: Logger) {
+    init(store: any JobStore, notifier: ChangeNotifier, partials: PartialOutputs? = nil, requestID: String, attempt: Int,
+         maxLines: Int, logger: Logger) {
         self.store = store
         self.notifier = notifier
+        self.partials = partials
         self.requestID = requestID
         self.attempt = attempt
         self.maxLines = maxLines
@@ -22,19 +25,37 @@ final class StoreReporter: RunReporter, @unchecked Sendable {
     }
 
     func log(_ entry: LogEntry) async {
-        let count = lock.withLock { lines += 1; return lines }
-        guard count <= maxLines + 1 else { return }
-        var entry = entry
-        if count == maxLines + 1 {
-            entry = LogEntry(message: "log limit of \(maxLines) lines reached; further lines are dropped", level: .warn, source: "GANTRY", timestamp: entry.timestamp)
+        await append([entry])
+    }
+
+    /// Stores a batch of lines in one write, keeping the attempt's line limit (one last line says so).
+    func append(_ entries: [LogEntry]) async {
+        guard let first = entries.first else { return }
+        let (start, count) = lock.withLock { () -> (Int, Int) in
+            let start = lines
+            lines += entries.count
+            return (start, entries.count)
         }
-        logger.debug("function log", metadata: ["line": "\(entry.message)"])
+        var kept: [LogEntry] = []
+        for (offset, entry) in entries.enumerated() where start + offset < maxLines {
+            kept.append(entry)
+        }
+        if start < maxLines + 1, start + count > maxLines {
+            kept.append(LogEntry(message: "log limit of \(maxLines) lines reached; further lines are dropped", level: .warn,
+                                 source: "GANTRY", timestamp: entries.last?.timestamp ?? first.timestamp))
+        }
+        guard !kept.isEmpty else { return }
+        for entry in kept { logger.debug("function log", metadata: ["line": "\(entry.message)"]) }
         do {
-            try await store.logAppend(requestID: requestID, entries: [entry])
+            try await store.logAppend(requestID: requestID, entries: kept)
             notifier.publish(requestID)
         } catch {
-            logger.warning("could not store a log line", metadata: ["error": "\(error)"])
+            logger.warning("could not store log lines", metadata: ["error": "\(error)"])
         }
+    }
+
+    func partial(_ output: JSONValue) async {
+        partials?.publish(requestID, output)
     }
 
     func progress(_ fraction: Double) async {

@@ -20,7 +20,9 @@ public final class Sweeper: Service, Sendable {
 
     /// Rescues what a previous run of this host left running. Called once before the dispatcher starts.
     public func recoverAtStart() async throws {
-        let rescued = try await store.requestRescue(RequestRescueParams(now: configuration.now(), includeUnexpiredLeases: configuration.rescueAllRunningAtStart))
+        // Runners are other processes: their leases outlive this host's restart and are rescued only once expired.
+        let rescued = try await store.requestRescue(RequestRescueParams(
+            now: configuration.now(), includeUnexpiredLeases: configuration.rescueAllRunningAtStart, sparingOwnerPrefix: RunnerLease.ownerPrefix))
         report(rescued)
     }
 
@@ -47,7 +49,7 @@ public final class Sweeper: Service, Sendable {
         for id in try await store.requestExpireOverdue(now: configuration.now()) {
             logger.info("request expired before it started", metadata: ["request_id": "\(id)"])
             Counter(label: "gantry_requests_expired_total").increment()
-            notifier.publish(id)
+            notifier.publish(NotifierKeys.request(id))
         }
     }
 
@@ -57,8 +59,8 @@ public final class Sweeper: Service, Sendable {
             if outcome.state == .failed {
                 RuntimeMetrics.shared.finished(outcome.functionID, .failed).increment()
             }
-            notifier.publish(outcome.id)
-            notifier.publish(Dispatcher.workKey(outcome.functionID))
+            notifier.publish(NotifierKeys.request(outcome.id))
+            notifier.publish(NotifierKeys.work(outcome.functionID))
         }
     }
 

@@ -16,7 +16,7 @@ public struct ValidationIssue: Sendable, Equatable, Codable {
 
 /// Validates JSON values against the subset of JSON Schema that function schemas use — `type` (one or a list),
 /// `enum`, `const`, `required`, `properties`, `items`, `minimum`/`maximum` (and the exclusive forms),
-/// `minLength`/`maxLength`, `minItems`/`maxItems`, `anyOf`, `$ref` into `$defs`/`definitions`, `default` —
+/// `minLength`/`maxLength`, `minItems`/`maxItems`, `anyOf` (and `oneOf` read as it), `allOf`, `$ref` into `$defs`/`definitions`, `default` —
 /// and fills in defaults. Unknown properties are kept and ignored, as fal's pydantic models do.
 public struct SchemaValidator: Sendable {
     public let schema: JSONValue
@@ -47,16 +47,33 @@ public struct SchemaValidator: Sendable {
         return .object(merged)
     }
 
-    private func check(_ value: JSONValue, against rawNode: JSONValue, at loc: [JSONValue], issues: inout [ValidationIssue]) -> JSONValue {
+    /// How many schema nodes a value may be checked through without descending into the value: a schema that
+    /// refers to itself through `anyOf`/`$ref` (a runner may declare anything) ends there instead of looping.
+    static let maxSchemaHops = 64
+
+    private func check(_ value: JSONValue, against rawNode: JSONValue, at loc: [JSONValue], issues: inout [ValidationIssue],
+                       hops: Int = 0) -> JSONValue {
+        guard hops < Self.maxSchemaHops else {
+            issues.append(ValidationIssue(loc: loc, msg: "The schema nests references too deeply to check this value", type: "schema_error"))
+            return value
+        }
         let node = resolve(rawNode)
-        if let options = node["anyOf"]?.arrayValue {
+        if let parts = node["allOf"]?.arrayValue {
+            // Every part applies, each seeing the defaults the previous ones filled in.
+            var current = value
+            for part in parts { current = check(current, against: part, at: loc, issues: &issues, hops: hops + 1) }
+            var rest = node.objectValue ?? [:]
+            rest.removeValue(forKey: "allOf")
+            return rest.isEmpty ? current : check(current, against: .object(rest), at: loc, issues: &issues, hops: hops + 1)
+        }
+        if let options = (node["anyOf"] ?? node["oneOf"])?.arrayValue {
             for option in options {
                 var optionIssues: [ValidationIssue] = []
-                let checked = check(value, against: option, at: loc, issues: &optionIssues)
+                let checked = check(value, against: option, at: loc, issues: &optionIssues, hops: hops + 1)
                 if optionIssues.isEmpty { return checked }
             }
             var firstIssues: [ValidationIssue] = []
-            if let first = options.first { _ = check(value, against: first, at: loc, issues: &firstIssues) }
+            if let first = options.first { _ = check(value, against: first, at: loc, issues: &firstIssues, hops: hops + 1) }
             issues.append(contentsOf: firstIssues.isEmpty ? [ValidationIssue(loc: loc, msg: "Input does not match any allowed form", type: "union_error")] : firstIssues)
             return value
         }

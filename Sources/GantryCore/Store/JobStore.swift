@@ -18,24 +18,33 @@ public protocol JobStore: Sendable {
     /// (higher priority first, then FIFO); nil when the request is not queued.
     func requestQueuePosition(id: String) async throws -> Int?
 
-    /// Claims the next claimable request of a function: `queued`, start deadline not passed, best priority, oldest
-    /// first. Sets `running`, `attempt + 1`, `startedAt`, the lease owner and expiry. Nil when none is claimable.
-    func requestClaim(_ params: RequestClaimParams) async throws -> RequestRecord?
+    /// Claims up to `params.limit` claimable requests of the named functions: `queued`, start deadline not passed,
+    /// best priority first, then oldest (across the functions). Each becomes `running` with `attempt + 1`,
+    /// `startedAt` and the lease (`params.owner`, expiry). Returned in claim order; empty when none is claimable.
+    func requestClaim(_ params: RequestClaimParams) async throws -> [RequestRecord]
 
-    /// Renews the lease of a running attempt and reports whether a cancel was requested.
-    /// `.lost` when the request is no longer running with this attempt.
-    func requestHeartbeat(_ params: RequestHeartbeatParams) async throws -> HeartbeatOutcome
+    /// Renews the leases of running attempts (one outcome per item, in order) and reports requested cancels.
+    /// An item whose fence no longer holds (not running with that attempt and owner) is `.lost`.
+    func requestHeartbeat(_ params: [RequestHeartbeatParams]) async throws -> [HeartbeatOutcome]
 
-    /// Moves a running attempt to a terminal state with its result, only if it is still `running` with
-    /// `params.attempt`. Returns false (and changes nothing) otherwise.
-    func requestFinish(_ params: RequestFinishParams) async throws -> Bool
+    /// `running → succeeded` with the output, only while `params.fence` holds. False (nothing changed) otherwise.
+    func requestSetSucceeded(_ params: RequestSucceededParams) async throws -> Bool
+
+    /// `running → failed` with the error result, only while `params.fence` holds.
+    func requestSetFailed(_ params: RequestFailedParams) async throws -> Bool
+
+    /// `running → cancelled` (a requested cancel took effect), only while `params.fence` holds.
+    func requestSetCancelled(_ params: RequestCancelledParams) async throws -> Bool
 
     /// Cancels a request: a queued one becomes `cancelled` at once; a running one gets `cancelRequested`.
     func requestCancel(id: String, now: Date) async throws -> CancelOutcome
 
     /// Puts a running attempt back to `queued` without counting it (graceful shutdown released it unfinished):
-    /// `attempt - 1`, lease cleared. Only if still running with that attempt.
-    func requestRelease(id: String, attempt: Int) async throws -> Bool
+    /// `attempt - 1`, lease cleared. Only while `params.fence` holds.
+    func requestRelease(_ params: RequestReleaseParams) async throws -> Bool
+
+    /// The running requests of the given functions, oldest first (the running set is small: at most the claims).
+    func requestListRunning(functionIDs: [String]) async throws -> [RequestRecord]
 
     /// Rescues running requests whose lease expired before `params.now` (or every running request when
     /// `params.includeUnexpiredLeases`, used at start-up of a single-process host): back to `queued` when
@@ -59,6 +68,17 @@ public protocol JobStore: Sendable {
 
     /// The request's log lines in the order they were appended (at most `limit`, the oldest first).
     func logList(requestID: String, limit: Int) async throws -> [LogEntry]
+
+    // MARK: Function registrations (runner functions persisted across restarts).
+
+    /// Inserts or replaces a registration; true when the declaration is new or differs from the stored one.
+    func functionRegistrationUpsert(_ registration: FunctionRegistration) async throws -> Bool
+
+    /// Every registration, by function id.
+    func functionRegistrationList() async throws -> [FunctionRegistration]
+
+    /// Removes a registration; false when there was none.
+    func functionRegistrationDelete(functionID: String) async throws -> Bool
 
     // MARK: Webhook outbox. `requestInsert` with a `webhookURL` adds the `waiting` row in the same transaction, and
     // every terminal transition makes it `pending` (due at `finishedAt`) in the transition's own transaction.
@@ -113,70 +133,6 @@ public struct RequestInsertParams: Sendable {
     }
 }
 
-/// Parameters of `JobStore.requestClaim`.
-public struct RequestClaimParams: Sendable {
-    public var functionID: String
-    /// Identifies the claiming process (and its lease).
-    public var owner: String
-    public var now: Date
-    public var leaseDuration: TimeInterval
-
-    public init(functionID: String, owner: String, now: Date, leaseDuration: TimeInterval) {
-        self.functionID = functionID
-        self.owner = owner
-        self.now = now
-        self.leaseDuration = leaseDuration
-    }
-}
-
-/// Parameters of `JobStore.requestHeartbeat`.
-public struct RequestHeartbeatParams: Sendable {
-    public var id: String
-    public var attempt: Int
-    public var leaseExpiresAt: Date
-
-    public init(id: String, attempt: Int, leaseExpiresAt: Date) {
-        self.id = id
-        self.attempt = attempt
-        self.leaseExpiresAt = leaseExpiresAt
-    }
-}
-
-/// What a heartbeat found.
-public enum HeartbeatOutcome: Sendable, Equatable {
-    /// The lease was renewed; `cancelRequested` tells the worker to stop.
-    case renewed(cancelRequested: Bool)
-    /// The attempt is no longer running (rescued, cancelled or finished elsewhere).
-    case lost
-}
-
-/// Parameters of `JobStore.requestFinish`.
-public struct RequestFinishParams: Sendable {
-    public var id: String
-    public var attempt: Int
-    /// `succeeded`, `failed` or `cancelled`.
-    public var state: RequestState
-    public var result: RequestResult?
-    public var errorMessage: String?
-    public var errorType: String?
-    public var inferenceTime: Double?
-    public var now: Date
-
-    public init(
-        id: String, attempt: Int, state: RequestState, result: RequestResult?, errorMessage: String? = nil,
-        errorType: String? = nil, inferenceTime: Double? = nil, now: Date
-    ) {
-        self.id = id
-        self.attempt = attempt
-        self.state = state
-        self.result = result
-        self.errorMessage = errorMessage
-        self.errorType = errorType
-        self.inferenceTime = inferenceTime
-        self.now = now
-    }
-}
-
 /// What `JobStore.requestCancel` did.
 public enum CancelOutcome: Sendable, Equatable {
     /// The request was queued and is now `cancelled`.
@@ -191,12 +147,24 @@ public enum CancelOutcome: Sendable, Equatable {
 /// Parameters of `JobStore.requestRescue`.
 public struct RequestRescueParams: Sendable {
     public var now: Date
-    /// Rescue every running request, expired lease or not (only safe when no other process can hold a lease).
+    /// Rescue every running request, expired lease or not (only safe when no other process can hold a lease)…
     public var includeUnexpiredLeases: Bool
+    /// …except leases whose owner starts with this prefix, which are rescued only once expired: runners are
+    /// other processes and keep working (and heartbeating) while this host restarts.
+    public var sparingOwnerPrefix: String?
 
-    public init(now: Date, includeUnexpiredLeases: Bool = false) {
+    public init(now: Date, includeUnexpiredLeases: Bool = false, sparingOwnerPrefix: String? = nil) {
         self.now = now
         self.includeUnexpiredLeases = includeUnexpiredLeases
+        self.sparingOwnerPrefix = sparingOwnerPrefix
+    }
+
+    /// Whether a running attempt with this lease is rescued by these parameters.
+    public func rescues(owner: String?, leaseExpiresAt: Date?) -> Bool {
+        if let expiry = leaseExpiresAt, expiry < now { return true }
+        guard includeUnexpiredLeases else { return false }
+        guard let prefix = sparingOwnerPrefix, let owner else { return true }
+        return !owner.hasPrefix(prefix)
     }
 }
 

@@ -26,58 +26,6 @@ public final class MemoryJobStore: JobStore {
         state.withLock { $0.queuePosition(id: id) }
     }
 
-    public func requestClaim(_ params: RequestClaimParams) async throws -> RequestRecord? {
-        state.withLock { $0.claim(params) }
-    }
-
-    public func requestHeartbeat(_ params: RequestHeartbeatParams) async throws -> HeartbeatOutcome {
-        state.withLock { tables in
-            guard let row = tables.rows[params.id], row.isRunning(attempt: params.attempt) else { return .lost }
-            tables.rows[params.id]?.record.leaseExpiresAt = params.leaseExpiresAt
-            return .renewed(cancelRequested: row.record.cancelRequested)
-        }
-    }
-
-    public func requestFinish(_ params: RequestFinishParams) async throws -> Bool {
-        precondition(RequestState.running.canTransition(to: params.state) && params.state.isTerminal,
-                     "requestFinish needs succeeded, failed or cancelled, not \(params.state)")
-        return state.withLock { tables in
-            guard let row = tables.rows[params.id], row.isRunning(attempt: params.attempt) else { return false }
-            tables.update(params.id, to: params.state) { record in
-                record.result = params.result
-                record.errorMessage = params.errorMessage
-                record.errorType = params.errorType
-                record.inferenceTime = params.inferenceTime
-                record.finishedAt = params.now
-            }
-            return true
-        }
-    }
-
-    public func requestCancel(id: String, now: Date) async throws -> CancelOutcome {
-        state.withLock { tables in
-            guard let row = tables.rows[id] else { return .notFound }
-            switch row.record.state {
-            case .queued:
-                tables.update(id, to: .cancelled) { $0.finishedAt = now }
-                return .cancelled
-            case .running:
-                tables.rows[id]?.record.cancelRequested = true
-                return .cancelRequested
-            case .succeeded, .failed, .cancelled, .expired:
-                return .alreadyCompleted
-            }
-        }
-    }
-
-    public func requestRelease(id: String, attempt: Int) async throws -> Bool {
-        state.withLock { tables in
-            guard let row = tables.rows[id], row.isRunning(attempt: attempt) else { return false }
-            tables.update(id, to: .queued) { $0.attempt -= 1 }
-            return true
-        }
-    }
-
     public func requestRescue(_ params: RequestRescueParams) async throws -> [RescueOutcome] {
         state.withLock { $0.applyRescue($0.rescueCandidates(params), params) }
     }
@@ -156,6 +104,9 @@ struct Row {
     var seq: Int
 
     func isRunning(attempt: Int) -> Bool { record.state == .running && record.attempt == attempt }
+
+    /// Whether the row is still running under `fence`.
+    func holds(_ fence: LeaseFence) -> Bool { fence.holds(for: record) }
 }
 
 /// The store's state; every method runs under the store's lock.
@@ -170,6 +121,8 @@ struct Tables {
     /// Queued requests that have a start deadline, the only ones `expireOverdue` must look at.
     var withDeadline: Set<String> = []
     var counts: [String: [RequestState: Int]] = [:]
+    /// Runner function registrations, by function id.
+    var registrations: [String: FunctionRegistration] = [:]
     /// The webhook outbox, by request id.
     var deliveries: [String: WebhookDelivery] = [:]
 
@@ -198,28 +151,38 @@ struct Tables {
         return row.record.priority == .low ? ahead + (queues[.normal]?.count ?? 0) : ahead
     }
 
-    mutating func claim(_ params: RequestClaimParams) -> RequestRecord? {
-        for priority in [RequestPriority.normal, .low] {
-            // Overdue requests stay queued until the expiry sweep; they are skipped, never claimed.
-            let next = queues[params.functionID]?[priority]?.first { seq in
-                guard let deadline = ids[seq].flatMap({ rows[$0] })?.record.startDeadline else { return true }
-                return deadline >= params.now
-            }
-            guard let seq = next, let id = ids[seq] else { continue }
+    mutating func claim(_ params: RequestClaimParams) -> [RequestRecord] {
+        var claimed: [RequestRecord] = []
+        while claimed.count < params.limit, let id = nextClaimable(params) {
             update(id, to: .running) { record in
                 record.attempt += 1
                 record.startedAt = params.now
                 record.leaseOwner = params.owner
                 record.leaseExpiresAt = params.now.addingTimeInterval(params.leaseDuration)
             }
-            return rows[id]?.record
+            if let record = rows[id]?.record { claimed.append(record) }
+        }
+        return claimed
+    }
+
+    /// The queued request a claim takes next: best priority, then the lowest `seq` across the functions.
+    /// Overdue requests stay queued until the expiry sweep; they are skipped, never claimed.
+    private func nextClaimable(_ params: RequestClaimParams) -> String? {
+        for priority in [RequestPriority.normal, .low] {
+            let best = params.functionIDs.compactMap { function in
+                queues[function]?[priority]?.first { seq in
+                    guard let deadline = ids[seq].flatMap({ rows[$0] })?.record.startDeadline else { return true }
+                    return deadline >= params.now
+                }
+            }.min()
+            if let seq = best, let id = ids[seq] { return id }
         }
         return nil
     }
 
     func rescueCandidates(_ params: RequestRescueParams) -> [MemoryJobStore.RescueCandidate] {
         running.compactMap { rows[$0] }
-            .filter { params.includeUnexpiredLeases || Tables.leaseExpired($0.record, params.now) }
+            .filter { params.rescues(owner: $0.record.leaseOwner, leaseExpiresAt: $0.record.leaseExpiresAt) }
             .sorted { $0.seq < $1.seq }
             .map { MemoryJobStore.RescueCandidate(id: $0.record.id, attempt: $0.record.attempt) }
     }
@@ -230,7 +193,7 @@ struct Tables {
         candidates.compactMap { candidate in
             // The attempt may have finished, been released or renewed its lease since it was read.
             guard let row = rows[candidate.id], row.isRunning(attempt: candidate.attempt),
-                  params.includeUnexpiredLeases || Tables.leaseExpired(row.record, params.now) else { return nil }
+                  params.rescues(owner: row.record.leaseOwner, leaseExpiresAt: row.record.leaseExpiresAt) else { return nil }
             let exhausted = row.record.attempt >= row.record.maxAttempts
             update(candidate.id, to: exhausted ? .failed : .queued) { record in
                 guard exhausted else { return }
@@ -242,10 +205,6 @@ struct Tables {
             let state: RequestState = exhausted ? .failed : .queued
             return RescueOutcome(id: candidate.id, functionID: row.record.functionID, state: state)
         }
-    }
-
-    private static func leaseExpired(_ record: RequestRecord, _ now: Date) -> Bool {
-        record.leaseExpiresAt.map { $0 < now } ?? false
     }
 
     /// Moves a request to `next`, keeping the indexes and counts in step. Leaving `running` always drops the

@@ -23,6 +23,7 @@ import GantryCore
 /// | `webhooks` | webhook attempts (10), first retry delay (14 s, doubling), max delay (1 h), timeout (15 s), per-host (4) | see `WebhookPolicy` |
 /// | `fooocusQueueSize` | Fooocus-API queue bound: queued + running fooocus requests before `QUEUE_IS_FULL` | 100 |
 /// | `fooocusWebhookURL` | Fooocus-API webhook for requests that name no `webhook_url` | none |
+/// | `runnerTokens` | runner tokens `ID:SECRET:GLOB[|GLOB…]` for the runner protocol | none (runner calls answer 401) |
 public struct ServerConfiguration: Sendable {
     /// Where requests are stored.
     public enum StoreKind: Sendable, Equatable {
@@ -60,6 +61,8 @@ public struct ServerConfiguration: Sendable {
     public var fooocusQueueSize: Int = 100
     /// Fooocus-API's `--webhook-url`: where its routes' requests without a `webhook_url` report.
     public var fooocusWebhookURL: String?
+    /// Tokens runners authenticate with, each limited to function-id globs.
+    public var runnerTokens: [RunnerToken] = []
 
     public init() {}
 

@@ -7,39 +7,44 @@ import Hummingbird
 /// plus `x-fal-request-id` when the error concerns a request. Nothing internal (SQL, paths, stacks) goes in it.
 public struct APIError: Error, HTTPResponseError, Sendable {
     public var status: HTTPResponse.Status
-    public var errorType: String
-    public var detail: JSONValue
+    /// The body: `detail` and `error_type` (the one envelope of `GantryCore`).
+    public var envelope: ErrorEnvelope
     public var headers: HTTPFields
 
     public init(_ status: HTTPResponse.Status, _ errorType: String, _ message: String, headers: HTTPFields = [:]) {
+        self.init(status, envelope: ErrorEnvelope(errorType, message), headers: headers)
+    }
+
+    public init(_ status: HTTPResponse.Status, envelope: ErrorEnvelope, headers: HTTPFields = [:]) {
         self.status = status
-        self.errorType = errorType
-        self.detail = .string(message)
+        self.envelope = envelope
         self.headers = headers
     }
 
     /// An error carrying a function's own status and body.
     public init(_ error: FunctionError, requestID: String? = nil) {
-        self.status = HTTPResponse.Status(code: error.status)
-        self.errorType = error.errorType
-        self.detail = (try? JSONValue.parse(error.body()))?["detail"] ?? .string(error.message)
-        self.headers = [:]
+        self.init(HTTPResponse.Status(code: error.status), envelope: error.envelope)
         if let requestID { headers[.falRequestID] = requestID }
+    }
+
+    /// A runner-protocol refusal.
+    init(_ error: RunnerError) {
+        self.init(HTTPResponse.Status(code: error.status), envelope: error.envelope)
     }
 
     /// A single field problem, pydantic-style.
     public static func field(_ loc: [String], _ message: String, type: String, status: HTTPResponse.Status = .unprocessableContent) -> APIError {
-        var error = APIError(status, type, message)
-        error.detail = .array([.object(["loc": .array(loc.map { .string($0) }), "msg": .string(message), "type": .string(type)])])
-        return error
+        APIError(status, envelope: ErrorEnvelope(errorType: type, detail: .issues([ValidationIssue(loc: loc.map { .string($0) }, msg: message, type: type)])))
     }
+
+    /// fal's `error_type`.
+    public var errorType: String { envelope.errorType }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var fields = headers
         fields[.contentType] = "application/json"
-        fields[.falErrorType] = errorType
-        let body = JSONValue.object(["detail": detail, "error_type": .string(errorType)]).encoded()
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(data: body)))
+        fields[.falErrorType] = envelope.errorType
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(data: envelope.encoded())))
     }
 }
 

@@ -45,7 +45,10 @@ struct AuthMiddleware: RouterMiddleware {
     /// Fooocus-API's key header.
     static let xAPIKey = HTTPField.Name("x-api-key")!
 
+    /// Paths without an API key: liveness and the like, served files (capability URLs, like a CDN's), and the
+    /// runner protocol, which authenticates runner tokens itself (runners never hold API keys).
     static func isPublic(_ path: String) -> Bool {
         ["/health", "/ready", "/ping", "/metrics", "/openapi.json", "/.well-known/jwks.json"].contains(path) || path.hasPrefix("/files/")
+            || path.hasPrefix(RunnerRoutes.prefix + "/")
     }
 }

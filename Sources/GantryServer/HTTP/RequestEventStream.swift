@@ -10,6 +10,8 @@ import Hummingbird
 struct RequestEventStream: Sendable {
     let queue: RequestQueue
     let requestID: String
+    /// The request's tenant (the watch reads another tenant's request as gone).
+    let tenant: String
     /// The event object for the request as it stands.
     let event: @Sendable (RequestRecord) async throws -> JSONValue
     var keepalive: Duration = .seconds(15)
@@ -30,10 +32,11 @@ struct RequestEventStream: Sendable {
     private func run(_ writer: inout any ResponseBodyWriter) async throws {
         var lastSent: JSONValue?
         var lastWrite = ContinuousClock.now
+        var watch = queue.watch(id: requestID, tenant: tenant)
+        defer { watch.close() }
+        var wait = Duration.zero
         while !Task.isCancelled {
-            let subscription = queue.notifier.subscribe(requestID)
-            defer { subscription.cancel() }
-            guard let record = try await queue.store.requestGet(id: requestID) else { return }
+            guard let record = try await watch.next(timeout: wait) else { return }
             let current = try await event(record)
             if current != lastSent {
                 try await writer.write(ByteBuffer(string: "data: \(String(decoding: current.encoded(), as: UTF8.self))\n\n"))
@@ -46,7 +49,7 @@ struct RequestEventStream: Sendable {
                 try await writer.write(ByteBuffer(string: ": keepalive\n\n"))
                 lastWrite = .now
             }
-            await subscription.wait(timeout: min(recheck, max(untilKeepalive, .milliseconds(10))))
+            wait = min(recheck, max(untilKeepalive, .milliseconds(10)))
         }
     }
 }

@@ -4,23 +4,23 @@ import HTTPTypes
 import Hummingbird
 import Metrics
 import Prometheus
+import Synchronization
 
-/// Liveness, readiness, Prometheus metrics and the OpenAPI document.
+/// Liveness, readiness, Prometheus metrics, the OpenAPI document and the function list.
 struct AdminRoutes: Sendable {
     let queue: RequestQueue
+    let runners: RunnerGateway
     let registry: PrometheusCollectorRegistry
-    let openAPI: Data
+    let configuration: ServerConfiguration
+    /// The OpenAPI document, rebuilt when the set of functions changes (a runner registered one).
+    let openAPI = OpenAPICache()
 
     func register(on router: Router<GantryRequestContext>) {
         router.get("/health") { _, _ in Response.json(.object(["status": .string("ok")])) }
-        router.get("/ready") { _, context in
-            do {
-                _ = try await queue.store.requestGet(id: "readiness-probe")
-                return Response.json(.object(["status": .string("ready")]))
-            } catch {
-                context.logger.error("store not ready", metadata: ["error": "\(error)"])
-                return Response.json(.object(["status": .string("unavailable")]), status: .serviceUnavailable)
-            }
+        router.get("/ready") { _, _ in
+            await queue.isReady()
+                ? Response.json(.object(["status": .string("ready")]))
+                : Response.json(.object(["status": .string("unavailable")]), status: .serviceUnavailable)
         }
         router.get("/metrics") { _, _ in
             await refreshGauges()
@@ -28,19 +28,44 @@ struct AdminRoutes: Sendable {
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
         }
-        router.get("/openapi.json") { _, _ in Response.json(data: openAPI) }
+        router.get("/openapi.json") { _, _ in
+            Response.json(data: openAPI.document(version: queue.functionsVersion) {
+                OpenAPIDocument.build(functions: queue.functions, configuration: configuration)
+            })
+        }
+        router.get("/functions") { _, _ in try await Response.json(functionList()) }
+    }
+
+    /// `GET /functions`: every function served now, built in or registered by runners, with its limits, the
+    /// runners serving it and its queue depth.
+    private func functionList() async throws -> JSONValue {
+        let counts = try await queue.counts()
+        return .object(["functions": .array(queue.functions.map { function in
+            var entry: [String: JSONValue] = [
+                "id": .string(function.id), "kind": .string(function.isRunnerFunction ? "runner" : "builtin"),
+                "concurrency": .number(Double(function.manifest.concurrency)),
+                "timeout_seconds": .number(function.manifest.timeoutSeconds),
+                "max_attempts": .number(Double(function.manifest.maxAttempts)),
+                "queued": .number(Double(counts[function.id]?[.queued] ?? 0)),
+                "running": .number(Double(counts[function.id]?[.running] ?? 0)),
+            ]
+            if let title = function.manifest.title { entry["title"] = .string(title) }
+            if function.isRunnerFunction { entry["runners"] = .number(Double(runners.servingCount(function.id))) }
+            return .object(entry)
+        })])
     }
 
     /// Queue depth and stored request counts are read from the store when scraped, so they are right even when
     /// several processes share the queue.
     private func refreshGauges() async {
-        if let deliveries = try? await queue.store.webhookCounts() {
+        if let deliveries = try? await queue.webhookCounts() {
             for state in WebhookDeliveryState.allCases {
                 Gauge(label: "gantry_webhook_deliveries", dimensions: [("state", state.rawValue)]).record(deliveries[state] ?? 0)
             }
         }
-        guard let counts = try? await queue.store.requestCounts() else { return }
-        for function in queue.registry.functions {
+        refreshRunnerGauges()
+        guard let counts = try? await queue.counts() else { return }
+        for function in queue.functions {
             let states = counts[function.id] ?? [:]
             Gauge(label: "gantry_queue_depth", dimensions: [("function", function.id)]).record(states[.queued] ?? 0)
             Gauge(label: "gantry_running", dimensions: [("function", function.id)]).record(states[.running] ?? 0)
@@ -48,6 +73,33 @@ struct AdminRoutes: Sendable {
                 Gauge(label: "gantry_requests_stored", dimensions: [("function", function.id), ("state", state.rawValue)]).record(states[state] ?? 0)
             }
         }
+    }
+
+    /// Runner instances: capacity, in-flight work and heartbeat age per instance, connected instances per function.
+    private func refreshRunnerGauges() {
+        let now = Date()
+        for (instance, connected) in runners.instances() {
+            let label = "\(instance.runnerID)/\(instance.instance)"
+            Gauge(label: "gantry_runner_capacity", dimensions: [("runner", label)]).record(connected ? instance.capacity : 0)
+            Gauge(label: "gantry_runner_in_flight", dimensions: [("runner", label)]).record(connected ? instance.inFlight : 0)
+            Gauge(label: "gantry_runner_last_heartbeat_age_seconds", dimensions: [("runner", label)])
+                .record(now.timeIntervalSince(instance.lastSeen))
+        }
+        for function in queue.functions where function.isRunnerFunction {
+            Gauge(label: "gantry_runner_instances", dimensions: [("function", function.id)]).record(runners.servingCount(function.id))
+        }
+    }
+}
+
+/// One built document per version of the function set.
+final class OpenAPICache: Sendable {
+    private let cached = Mutex<(version: Int, document: Data)?>(nil)
+
+    func document(version: Int, build: () -> Data) -> Data {
+        if let hit = cached.withLock({ $0 }), hit.version == version { return hit.document }
+        let document = build()
+        cached.withLock { $0 = (version, document) }
+        return document
     }
 }
 

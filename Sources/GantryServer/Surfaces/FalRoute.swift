@@ -11,6 +11,8 @@ import Hummingbird
 enum FalRoute: Equatable {
     case submit(app: [Substring], namespace: Substring?)
     case run(app: [Substring], namespace: Substring?)
+    /// `POST /{owner}/{alias}/stream` on the run surface: fal's output stream (server-sent events).
+    case stream(app: [Substring], namespace: Substring?)
     case status(RequestPath, stream: Bool)
     case result(RequestPath)
     case cancel(RequestPath)
@@ -65,6 +67,9 @@ enum FalRoute: Equatable {
             }
         }
         guard method == .post else { return nil }
-        return isQueue ? .submit(app: parts, namespace: namespace) : .run(app: parts, namespace: namespace)
+        if isQueue { return .submit(app: parts, namespace: namespace) }
+        // Function ids never end in `stream` (registration refuses it), so the last segment names the stream.
+        if parts.count >= 3, parts.last == "stream" { return .stream(app: Array(parts.dropLast()), namespace: namespace) }
+        return .run(app: parts, namespace: namespace)
     }
 }

@@ -13,7 +13,7 @@ struct FalStatusStream {
         let withLogs = try FalSurface.logsFlag(request)
         let first = try await surface.load(path, tenant: context.tenant)
         let surface = self.surface
-        return RequestEventStream(queue: surface.queue, requestID: first.id) { record in
+        return RequestEventStream(queue: surface.queue, requestID: first.id, tenant: context.tenant) { record in
             try await surface.statusBody(record, namespace: path.namespace, withLogs: withLogs)
         }.response(headers: [.falRequestID: first.id])
     }

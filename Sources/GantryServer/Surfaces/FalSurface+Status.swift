@@ -31,14 +31,17 @@ extension FalSurface {
         if record.state == .queued {
             // A request can leave the queue between the two reads; it then counts as next in line.
             body["queue_position"] = .number(Double(try await queue.queuePosition(id: record.id) ?? 0))
+            if withLogs && queue.waitsForRunner(record.functionID) {
+                // Said, not stored: the moment a runner connects the line is gone.
+                let line = LogEntry(message: "waiting for a runner: none serving \(record.functionID) is connected", level: .info,
+                                    source: "GANTRY", timestamp: Date())
+                body["logs"] = .array([Self.logJSON(line)])
+            }
             return .object(body)
         }
         if withLogs {
             let entries = try await queue.logs(id: record.id)
-            body["logs"] = .array(entries.map { entry in
-                .object(["message": .string(entry.message), "level": .string(entry.level.rawValue), "source": .string(entry.source),
-                         "timestamp": .string(Self.timestamp(entry.timestamp))])
-            })
+            body["logs"] = .array(entries.map(Self.logJSON))
         } else {
             body["logs"] = .null
         }
@@ -51,6 +54,12 @@ extension FalSurface {
             }
         }
         return .object(body)
+    }
+
+    /// One log line in fal's shape.
+    static func logJSON(_ entry: LogEntry) -> JSONValue {
+        .object(["message": .string(entry.message), "level": .string(entry.level.rawValue), "source": .string(entry.source),
+                 "timestamp": .string(timestamp(entry.timestamp))])
     }
 
     static func timestamp(_ date: Date) -> String {

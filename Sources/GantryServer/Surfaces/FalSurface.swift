@@ -20,6 +20,7 @@ struct FalSurface: Sendable {
         switch route {
         case .submit(let app, let namespace): return try await submit(request, context: context, app: app, namespace: namespace)
         case .run(let app, _): return try await run(request, context: context, app: app)
+        case .stream(let app, _): return try await FalOutputStream(surface: self).stream(request, context: context, app: app)
         case .status(let path, false): return try await status(request, context: context, path: path)
         case .status(let path, true): return try await FalStatusStream(surface: self).stream(request, context: context, path: path)
         case .result(let path): return try await result(context: context, path: path)
@@ -28,7 +29,7 @@ struct FalSurface: Sendable {
     }
 
     func function(for app: [Substring]) throws -> RegisteredFunction {
-        guard let (function, rest) = queue.registry.resolve(segments: app), rest.isEmpty else {
+        guard let (function, rest) = queue.resolve(segments: app), rest.isEmpty else {
             throw APIError(.notFound, "function_not_found", "No function named \(app.joined(separator: "/"))")
         }
         return function
@@ -44,14 +45,14 @@ struct FalSurface: Sendable {
 
     private func submit(_ request: Request, context: GantryRequestContext, app: [Substring], namespace: Substring?) async throws -> Response {
         let function = try function(for: app)
-        let input = try await InputReader.read(request, function: function, maxBytes: configuration.maxBodyBytes)
+        let admitted = try await InputReader.read(request, function: function, queue: queue, maxBytes: configuration.maxBodyBytes)
         let startTimeout = try Self.startTimeout(request)
         let webhook = request.uri.queryParameters.get("fal_webhook")
         if let webhook { try await webhookCheck.check(webhook, field: ["query", "fal_webhook"]) }
-        let record = try await queue.submit(.init(function: function, input: input.data, tenant: context.tenant,
-                                                  priority: RequestPriority(header: request.headers[.falQueuePriority]),
-                                                  startTimeout: startTimeout, webhookURL: webhook))
-        let position = try await queue.queuePosition(id: record.id) ?? 0
+        let submitted = try await queue.submit(.init(admitted, tenant: context.tenant,
+                                                     priority: RequestPriority(header: request.headers[.falQueuePriority]),
+                                                     startTimeout: startTimeout, webhookURL: webhook))
+        let (record, position) = (submitted.record, submitted.queuePosition)
         let links = urls(for: record, namespace: namespace)
         context.logger.info("submitted", metadata: ["request_id": "\(record.id)", "function": "\(function.id)"])
         return .json(.object([
@@ -72,14 +73,19 @@ struct FalSurface: Sendable {
 
     private func run(_ request: Request, context: GantryRequestContext, app: [Substring]) async throws -> Response {
         let function = try function(for: app)
-        let input = try await InputReader.read(request, function: function, maxBytes: configuration.maxBodyBytes)
-        let requestID = UUID().uuidString.lowercased()
+        let admitted = try await InputReader.read(request, function: function, queue: queue, maxBytes: configuration.maxBodyBytes)
+        let answer = await queue.run(admitted, tenant: context.tenant)
+        return Self.response(answer.completion, requestID: answer.requestID)
+    }
+
+    /// The HTTP answer of a completion: the output, or the error envelope with its status and `x-fal-error-type`.
+    static func response(_ completion: Completion, requestID: String) -> Response {
         let headers: HTTPFields = [.falRequestID: requestID]
-        switch await queue.runSync(function: function, input: input.data, syncMode: input.syncMode, tenant: context.tenant, requestID: requestID) {
+        switch completion {
         case .succeeded(let body): return .json(data: body, headers: headers)
-        case .failed(let error): return .json(data: error.body(), status: .init(code: error.status), headers: headers + [.falErrorType: error.errorType])
-        case .stopped(.timeout): throw APIError(.gatewayTimeout, "request_timeout", "Request timed out after \(Int(function.manifest.timeoutSeconds)) s", headers: headers)
-        case .stopped: throw APIError(.serviceUnavailable, "request_cancelled", "Request was stopped before it finished", headers: headers)
+        case .failed, .cancelled:
+            let error = completion.error!
+            return .json(data: error.body(), status: .init(code: error.status), headers: headers + [.falErrorType: error.errorType])
         }
     }
 

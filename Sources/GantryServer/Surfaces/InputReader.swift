@@ -9,13 +9,8 @@ import NIOCore
 /// Malformed JSON is 400 `json_invalid`, a non-JSON content type 415, a body over the limit 413, and a value that
 /// breaks the schema 422 with one pydantic-style item per problem.
 enum InputReader {
-    /// A validated input: its JSON bytes (defaults applied) and whether it asks for `sync_mode`.
-    struct Input {
-        var data: Data
-        var syncMode: Bool
-    }
-
-    static func read(_ request: Request, function: RegisteredFunction, maxBytes: Int) async throws -> Input {
+    /// Reads the body and admits it through the queue's one admit step (schema, submit-time check, `sync_mode`).
+    static func read(_ request: Request, function: RegisteredFunction, queue: RequestQueue, maxBytes: Int) async throws -> RequestQueue.Admitted {
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: maxBytes)
@@ -40,17 +35,10 @@ enum InputReader {
         guard case .object = value else {
             throw APIError.field(["body"], "Input should be a valid dictionary (a JSON object)", type: "dict_type")
         }
-        switch function.validate(value) {
-        case .success(let validated):
-            let data = validated.encoded()
-            do {
-                try function.handler.check(input: data)
-            } catch let error as FunctionError {
-                throw APIError(error)
-            }
-            return Input(data: data, syncMode: validated["sync_mode"]?.boolValue ?? false)
-        case .failure(let failure):
-            throw APIError(FunctionError.validation(failure))
+        do {
+            return try queue.admit(function, input: value)
+        } catch {
+            throw APIError(error)
         }
     }
 

@@ -4,10 +4,10 @@ import GantryCore
 /// Builds `GET /openapi.json` from the registry: for every function a run path and a queue path whose request body
 /// is the function's input schema and whose 200 response is its output schema.
 enum OpenAPIDocument {
-    static func build(registry: FunctionRegistry, configuration: ServerConfiguration) -> Data {
+    static func build(functions: [RegisteredFunction], configuration: ServerConfiguration) -> Data {
         var paths: [String: JSONValue] = [:]
         var components: [String: JSONValue] = [:]
-        for function in registry.functions {
+        for function in functions {
             let name = componentName(function.id)
             let input = hoist(function.inputSchema, prefix: name + "Input", into: &components)
             let output = hoist(function.outputSchema, prefix: name + "Output", into: &components)

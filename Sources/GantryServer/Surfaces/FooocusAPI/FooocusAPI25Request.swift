@@ -216,14 +216,15 @@ extension FooocusAPI25Request {
 
     /// A translation error with its `loc`s (after `body`) renamed.
     func renamed(_ error: APIError) -> APIError {
-        guard case .array(let items) = error.detail else { return error }
+        guard case .issues(let issues) = error.envelope.detail else { return error }
         var renamedError = error
-        renamedError.detail = .array(items.map { item in
-            guard case .object(var fields) = item, case .array(let loc)? = fields["loc"], loc.first == .string("body") else { return item }
-            let names = loc.dropFirst().compactMap(\.stringValue)
-            guard names.count == loc.count - 1 else { return item }
-            fields["loc"] = .array([.string("body")] + renamed(names).map { .string($0) })
-            return .object(fields)
+        renamedError.envelope.detail = .issues(issues.map { issue in
+            guard issue.loc.first == .string("body") else { return issue }
+            let names = issue.loc.dropFirst().compactMap(\.stringValue)
+            guard names.count == issue.loc.count - 1 else { return issue }
+            var renamedIssue = issue
+            renamedIssue.loc = [.string("body")] + renamed(names).map { .string($0) }
+            return renamedIssue
         })
         return renamedError
     }

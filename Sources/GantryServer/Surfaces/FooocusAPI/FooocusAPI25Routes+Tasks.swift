@@ -73,12 +73,7 @@ extension FooocusAPI25Surface {
             throw APIError.field(["query", "action"], "Field required", type: "missing")
         }
         guard action == "stop" || action == "skip" else { return .json(.object(["message": .string("Invalid control action")])) }
-        var running: [String] = []
-        for id in jobs.queue.dispatcher.runningIDs {
-            guard let record = try await jobs.queue.get(id: id, tenant: context.tenant), record.state == .running,
-                  FooocusAPITranslation.functionIDs.contains(record.functionID) else { continue }
-            running.append(id)
-        }
+        let running = try await jobs.running(tenant: context.tenant).map(\.id)
         // Marked before the cancel, so a waiter that wakes on the cancellation already reads the action.
         tasks.markStopped(running, action: action)
         let stopped = running.isEmpty ? [] : try await jobs.stop(tenant: context.tenant)

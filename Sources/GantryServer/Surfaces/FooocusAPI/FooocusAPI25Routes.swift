@@ -74,9 +74,9 @@ struct FooocusAPI25Surface: Sendable {
         case .async:
             return .json(FooocusAPI25Records.pending(taskID: record.id), headers: headers)
         case .stream:
-            return FooocusAPI25Stream(queue: jobs.queue, records: records, call: call).response(id: record.id, headers: headers)
+            return FooocusAPI25Stream(queue: jobs.queue, records: records, call: call).response(id: record.id, tenant: context.tenant, headers: headers)
         case .image(let format):
-            let done = try await jobs.finished(id: record.id)
+            let done = try await jobs.finished(id: record.id, tenant: context.tenant)
             switch done.state {
             case .succeeded: return try await firstImage(done, as: format, headers: headers)
             // FooocusAPI answers 204 when a task has no image (a stopped one).
@@ -84,7 +84,7 @@ struct FooocusAPI25Surface: Sendable {
             default: throw Self.failure(done, call: call, headers: headers)
             }
         case .sync:
-            let done = try await jobs.finished(id: record.id)
+            let done = try await jobs.finished(id: record.id, tenant: context.tenant)
             switch done.state {
             case .succeeded, .cancelled: return .json(try await records.record(done), headers: headers)
             default: throw Self.failure(done, call: call, headers: headers)
@@ -98,12 +98,7 @@ struct FooocusAPI25Surface: Sendable {
         if record.state == .expired {
             return APIError(.gatewayTimeout, "request_timeout", "Request timed out before it started", headers: headers)
         }
-        guard let result = record.result else {
-            let (message, type) = record.failure ?? ("Request failed", "function_error")
-            return APIError(record.errorType == "runner_disconnected" ? .serviceUnavailable : .internalServerError, type, message,
-                            headers: headers)
-        }
-        var error = APIError(call.mapped(FunctionError(stored: result)))
+        var error = APIError(call.mapped(Completion(stored: record)?.error ?? .failed("Request failed")))
         error.headers = headers
         return error
     }

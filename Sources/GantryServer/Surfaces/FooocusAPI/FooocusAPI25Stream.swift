@@ -14,8 +14,8 @@ struct FooocusAPI25Stream: Sendable {
     /// The task's fal call, to name the request's fields in an error message.
     let call: FalCall
     /// The event stream of request `id`.
-    func response(id: String, headers: HTTPFields) -> Response {
-        RequestEventStream(queue: queue, requestID: id) { record in try await self.event(record) }.response(headers: headers)
+    func response(id: String, tenant: String, headers: HTTPFields) -> Response {
+        RequestEventStream(queue: queue, requestID: id, tenant: tenant) { record in try await self.event(record) }.response(headers: headers)
     }
 
     /// The event for the request as it stands. While it runs the message is its latest log line (the function's
@@ -34,8 +34,8 @@ struct FooocusAPI25Stream: Sendable {
         case .cancelled:
             message = records.status(of: record) == "skip" ? "Skipped" : "Stopped"
         case .failed, .expired:
-            if let result = record.result {
-                message = "Error: \(call.mapped(FunctionError(stored: result)).message)"
+            if let error = Completion(stored: record)?.error {
+                message = "Error: \(call.mapped(error).message)"
             } else {
                 message = "Error: \(record.failure?.message ?? "Request failed")"
             }

@@ -59,68 +59,51 @@ struct FooocusAPIJobs: Sendable {
 
     /// The call's function and its validated input: the schema and the function's submit-time check, every error
     /// renamed to the request's own fields.
-    func prepare(_ call: FalCall) throws -> (function: RegisteredFunction, input: Data) {
-        guard let function = queue.registry.function(id: call.functionID) else {
+    func prepare(_ call: FalCall) throws -> RequestQueue.Admitted {
+        guard let function = queue.function(id: call.functionID) else {
             throw APIError(.notFound, "function_not_found", "This host does not serve \(call.functionID), which this request needs")
         }
-        let input: Data
-        switch function.validate(.object(call.input)) {
-        case .failure(let failure): throw APIError(call.mapped(.validation(failure)))
-        case .success(let validated): input = validated.encoded()
-        }
         do {
-            try function.handler.check(input: input)
-        } catch let error as FunctionError {
+            return try queue.admit(function, input: .object(call.input))
+        } catch {
             throw APIError(call.mapped(error))
         }
-        return (function, input)
     }
 
     /// Validates the call (`prepare`), checks the webhook, then queues it unless the bound is reached.
     func submit(_ call: FalCall, request: FooocusAPIRequest, tenant: String) async throws -> Admission {
-        let (function, input) = try prepare(call)
+        let admitted = try prepare(call)
         if let url = request.webhookURL { try await webhookCheck.check(url, field: ["body", "webhook_url"]) }
         await gate.acquire()
         defer { gate.release() }
-        let counts = try await queue.store.requestCounts()
-        let active = FooocusAPITranslation.functionIDs.reduce(0) { sum, id in
-            sum + (counts[id]?[.queued] ?? 0) + (counts[id]?[.running] ?? 0)
-        }
-        guard active < queueSize else { return .queueFull }
-        let record = try await queue.submit(.init(function: function, input: input, tenant: tenant,
-                                                  webhookURL: request.webhookURL ?? webhookURL, webhookFormat: .fooocus))
+        guard try await queue.activeCount(functionIDs: Array(FooocusAPITranslation.functionIDs)) < queueSize else { return .queueFull }
+        let record = try await queue.submit(.init(admitted, tenant: tenant, webhookURL: request.webhookURL ?? webhookURL,
+                                                  webhookFormat: .fooocus)).record
         index.add(.init(id: record.id, kind: request.kind, requireBase64: request.requireBase64), tenant: tenant)
         return .accepted(record)
     }
 
-    /// Waits until the request is terminal (woken by the queue's change notifications, rechecking every second for
-    /// changes made by another process) and returns it.
-    func finished(id: String) async throws -> RequestRecord {
-        while true {
-            let subscription = queue.notifier.subscribe(id)
-            guard let record = try await queue.store.requestGet(id: id) else {
-                subscription.cancel()
-                throw APIError(.notFound, "request_not_found", "Request \(id) is gone (pruned)")
-            }
-            if record.state.isTerminal {
-                subscription.cancel()
-                return record
-            }
-            await subscription.wait(timeout: .seconds(1))
-            try Task.checkCancellation()
+    /// Waits until the tenant's request is terminal and returns it.
+    func finished(id: String, tenant: String) async throws -> RequestRecord {
+        guard let record = try await queue.waitUntilFinished(id: id, tenant: tenant) else {
+            throw APIError(.notFound, "request_not_found", "Request \(id) is gone (pruned)")
         }
+        return record
     }
 
-    /// Cancels the fooocus requests of `tenant` running in this process (`POST /v1/generation/stop`); queued ones
-    /// and other tenants' are untouched, and with nothing running nothing happens (no flag carries over to the
-    /// next job, unlike Fooocus-API). Returns the ids it cancelled.
+    /// The tenant's running fooocus requests, wherever they run (this process or a runner).
+    func running(tenant: String) async throws -> [RequestRecord] {
+        try await queue.running(tenant: tenant, functionIDs: Array(FooocusAPITranslation.functionIDs))
+    }
+
+    /// Cancels the running fooocus requests of `tenant` (`POST /v1/generation/stop`); queued ones and other
+    /// tenants' are untouched, and with nothing running nothing happens (no flag carries over to the next job,
+    /// unlike Fooocus-API). Returns the ids it cancelled.
     func stop(tenant: String) async throws -> [String] {
         var stopped: [String] = []
-        for id in queue.dispatcher.runningIDs {
-            guard let record = try await queue.get(id: id, tenant: tenant), record.state == .running,
-                  FooocusAPITranslation.functionIDs.contains(record.functionID) else { continue }
-            switch try await queue.cancel(id: id, tenant: tenant) {
-            case .cancelled, .cancelRequested: stopped.append(id)
+        for record in try await running(tenant: tenant) {
+            switch try await queue.cancel(id: record.id, tenant: tenant) {
+            case .cancelled, .cancelRequested: stopped.append(record.id)
             case .alreadyCompleted, .notFound: break
             }
         }

@@ -94,22 +94,6 @@ extension Comparable {
     func clamped(to range: ClosedRange<Self>) -> Self { min(max(self, range.lowerBound), range.upperBound) }
 }
 
-extension FunctionError {
-    /// A function's error as the queue stored it (`{"detail": …, "error_type": …}` with its status).
-    init(stored result: RequestResult) {
-        let body = (try? JSONValue.parse(result.body)) ?? .null
-        let type = body["error_type"]?.stringValue ?? "function_error"
-        if let items = body["detail"]?.arrayValue {
-            let issues = items.map { item in
-                ValidationIssue(loc: item["loc"]?.arrayValue ?? [], msg: item["msg"]?.stringValue ?? "", type: item["type"]?.stringValue ?? type)
-            }
-            self.init(status: result.status, errorType: type, detail: .issues(issues))
-        } else {
-            self.init(status: result.status, errorType: type, detail: .message(body["detail"]?.stringValue ?? "Request failed"))
-        }
-    }
-}
-
 /// Fooocus-API's content negotiation on `GET /files/…` (fooocus.md §1.8): an `Accept` of exactly `image/png`,
 /// `image/jpeg`, `image/jpg` or `image/webp` re-encodes a stored image to that format. Anything else — `*/*`, a
 /// list of types, no header at all (a 500 in Fooocus-API) — serves the file as stored, and so does a file that is

@@ -74,7 +74,7 @@ struct FooocusAPISurface: Sendable {
         if parsed.asyncProcess {
             return .json(FooocusAPIResponses.job(id: record.id, kind: kind.rawValue, stage: "WAITING"), headers: headers)
         }
-        let done = try await jobs.finished(id: record.id)
+        let done = try await jobs.finished(id: record.id, tenant: context.tenant)
         switch done.state {
         case .succeeded:
             if streaming { return try await firstImageAsPNG(done, headers: headers) }
@@ -85,11 +85,7 @@ struct FooocusAPISurface: Sendable {
         case .expired:
             throw APIError(.gatewayTimeout, "request_timeout", "Request timed out before it started", headers: headers)
         case .failed, .queued, .running:
-            guard let result = done.result else {
-                let (message, type) = done.failure ?? ("Request failed", "function_error")
-                throw APIError(done.errorType == "runner_disconnected" ? .serviceUnavailable : .internalServerError, type, message, headers: headers)
-            }
-            let error = call.mapped(FunctionError(stored: result))
+            let error = call.mapped(Completion(stored: done)?.error ?? .failed("Request failed"))
             return .json(data: error.body(), status: .init(code: error.status), headers: headers + [.falErrorType: error.errorType])
         }
     }

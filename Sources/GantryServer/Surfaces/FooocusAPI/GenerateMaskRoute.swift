@@ -62,22 +62,15 @@ extension FooocusAPISurface {
     /// Runs a tool's function at once under its concurrency limit (no job, as Fooocus-API runs tools inline): the
     /// schema and the submit-time check first, every error renamed to the request's own fields.
     func runTool(_ call: FalCall, context: GantryRequestContext) async throws -> JSONValue {
-        let queue = jobs.queue
-        let (function, input) = try jobs.prepare(call)
-        let requestID = UUID().uuidString.lowercased()
-        let headers: HTTPFields = [.falRequestID: requestID]
-        switch await queue.runSync(function: function, input: input, syncMode: true, tenant: context.tenant, requestID: requestID) {
+        let answer = await jobs.queue.run(try jobs.prepare(call), tenant: context.tenant)
+        switch answer.completion {
         case .succeeded(let body):
             guard let output = try? JSONValue.parse(body) else {
-                throw APIError(.internalServerError, "invalid_output", "The function's output is not JSON", headers: headers)
+                throw APIError(.internalServerError, "invalid_output", "The function's output is not JSON", headers: [.falRequestID: answer.requestID])
             }
             return output
-        case .failed(let error):
-            throw APIError(call.mapped(error), requestID: requestID)
-        case .stopped(.timeout):
-            throw APIError(.gatewayTimeout, "request_timeout", "Timed out after \(Int(function.manifest.timeoutSeconds)) s", headers: headers)
-        case .stopped:
-            throw APIError(.serviceUnavailable, "request_cancelled", "Stopped before it finished", headers: headers)
+        case .failed, .cancelled:
+            throw APIError(call.mapped(answer.completion.error!), requestID: answer.requestID)
         }
     }
 }

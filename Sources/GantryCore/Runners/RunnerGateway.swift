@@ -1,0 +1,147 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// The host side of the runner protocol (`docs/runner-protocol.md`), without HTTP: registration, long-poll claims,
+/// heartbeats that carry cancellations, events, files and results, each fenced by the attempt's lease. A runner is
+/// one more executor behind the same queue: its claims are leases like the dispatcher's, a silent runner is a lost
+/// lease the sweeper rescues, and its outcomes go through the same `AttemptRecorder`.
+///
+/// As a `Service` it ends runner attempts that overran their function's timeout, and on shutdown answers waiting
+/// long polls at once.
+public final class RunnerGateway: Service, Sendable {
+    /// Limits of the protocol.
+    public struct Limits: Sendable {
+        /// Longest claim long poll.
+        public var maxClaimWait: TimeInterval = 30
+        /// Most jobs one claim returns.
+        public var maxClaimBatch = 256
+        /// Longest message of one log line (longer ones are cut).
+        public var maxLogMessageBytes = 16 * 1024
+        /// Largest partial output.
+        public var maxPartialBytes = 1 << 20
+        /// Seconds past its deadline an attempt may still report before the host ends it with a timeout.
+        public var timeoutGrace: TimeInterval = 2
+
+        public init() {}
+    }
+
+    let store: any JobStore
+    let catalog: FunctionCatalog
+    let notifier: ChangeNotifier
+    let partials: PartialOutputs
+    let directory: RunnerDirectory
+    let recorder: AttemptRecorder
+    let environment: RunEnvironment
+    let configuration: DispatcherConfiguration
+    public let limits: Limits
+    let logger: Logger
+    let attempts = AttemptTable()
+    private let draining = Mutex(false)
+
+    init(store: any JobStore, catalog: FunctionCatalog, notifier: ChangeNotifier, partials: PartialOutputs, directory: RunnerDirectory,
+         recorder: AttemptRecorder, environment: RunEnvironment, configuration: DispatcherConfiguration, limits: Limits, logger: Logger) {
+        self.store = store
+        self.catalog = catalog
+        self.notifier = notifier
+        self.partials = partials
+        self.directory = directory
+        self.recorder = recorder
+        self.environment = environment
+        self.configuration = configuration
+        self.limits = limits
+        self.logger = logger
+    }
+
+    /// Lease length of runner claims.
+    public var leaseSeconds: TimeInterval { configuration.leaseDuration }
+    /// The longest heartbeat wait: a third of the lease, so a looping runner renews well before expiry.
+    public var maxHeartbeatWait: TimeInterval { configuration.leaseDuration / 3 }
+
+    var isDraining: Bool { draining.withLock { $0 } }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            while !Task.isCancelled && !self.isDraining {
+                guard (try? await Task.sleep(for: .seconds(self.configuration.sweepInterval))) != nil else { return }
+                await self.endOverdueAttempts()
+                self.attempts.prune(olderThan: self.configuration.now().addingTimeInterval(-2 * self.configuration.leaseDuration - 600))
+            }
+        } onGracefulShutdown: {
+            self.draining.withLock { $0 = true }
+            self.notifier.publish(NotifierKeys.drain)
+        }
+    }
+
+    /// Every instance heard from recently, and whether it counts as connected.
+    public func instances() -> [(instance: RunnerInstance, connected: Bool)] {
+        directory.instances(now: configuration.now())
+    }
+
+    /// How many connected instances serve `functionID`.
+    public func servingCount(_ functionID: String) -> Int {
+        directory.servingCount(functionID, now: configuration.now())
+    }
+
+    // MARK: Register
+
+    /// What a registration did to one function.
+    public struct Registered: Sendable, Equatable {
+        public var functionID: String
+        /// The declaration is new or differs from the stored one.
+        public var changed: Bool
+        /// It takes the place of a built-in function.
+        public var replacesBuiltin: Bool
+    }
+
+    /// Persists and installs the declared functions (all checked before any is stored).
+    public func register(token: RunnerToken, instance: String, sdk: String?, functions: [JSONValue]) async throws -> [Registered] {
+        try Self.checkInstance(instance)
+        guard !functions.isEmpty else { throw RunnerError.field([.string("functions")], "Declare at least one function", type: "too_short") }
+        var declarations: [RunnerFunctionDeclaration] = []
+        for (index, json) in functions.enumerated() {
+            let declaration = try RunnerFunctionDeclaration(json: json, loc: [.string("functions"), .number(Double(index))])
+            guard token.allows(declaration.id) else { throw RunnerError.forbidden(declaration.id) }
+            guard !declarations.contains(where: { $0.id == declaration.id }) else {
+                throw RunnerError.field([.string("functions"), .number(Double(index)), .string("id")], "Declared twice", type: "value_error")
+            }
+            declarations.append(declaration)
+        }
+        let now = configuration.now()
+        var results: [Registered] = []
+        for declaration in declarations {
+            let changed = try await store.functionRegistrationUpsert(FunctionRegistration(
+                functionID: declaration.id, declaration: declaration.json.encoded(), registeredBy: token.id, updatedAt: now))
+            let replacesBuiltin = catalog.install(declaration.registeredFunction)
+            if changed {
+                logger.notice("runner function registered", metadata: [
+                    "function": "\(declaration.id)", "runner": "\(token.id)", "replaces_builtin": "\(replacesBuiltin)"])
+            }
+            results.append(Registered(functionID: declaration.id, changed: changed, replacesBuiltin: replacesBuiltin))
+        }
+        notifier.publish(NotifierKeys.catalog)
+        directory.seen(runnerID: token.id, instance: instance, functions: Dictionary(declarations.map { ($0.id, $0.concurrency) }) { a, _ in a },
+                       sdk: sdk, now: now)
+        return results
+    }
+
+    /// Installs the registrations a previous run of the host stored (at start-up, before serving).
+    func installStoredRegistrations() async throws {
+        for registration in try await store.functionRegistrationList() {
+            do {
+                let json = try JSONValue.parse(registration.declaration)
+                catalog.install(try RunnerFunctionDeclaration(json: json, loc: []).registeredFunction)
+            } catch {
+                logger.error("a stored runner function registration cannot be read; skipped",
+                             metadata: ["function": "\(registration.functionID)", "error": "\(error)"])
+            }
+        }
+    }
+
+    static func checkInstance(_ instance: String) throws(RunnerError) {
+        guard RunnerToken.isValidID(instance) else {
+            throw RunnerError.field([.string("instance")], "Must be 1–64 letters, digits, '.', '_' or '-'", type: "value_error")
+        }
+    }
+}

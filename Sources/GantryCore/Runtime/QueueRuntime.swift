@@ -1,0 +1,41 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// The queue side of a host, composed in one place: the function catalog, the executors (in-process dispatcher and
+/// the runner gateway), the sweeper, and the `RequestQueue` the surfaces use. `buildApplication` and the tests
+/// both make it here.
+public struct QueueRuntime: Sendable {
+    /// The surfaces' one way in.
+    public let queue: RequestQueue
+    /// The runner protocol, for the runner routes.
+    public let runners: RunnerGateway
+    /// The long-running parts, in start order: executor (deadlines), dispatcher, sweeper, runner gateway.
+    public let services: [any Service]
+
+    /// Builds the runtime over `store`, installs the runner functions a previous run registered, and rescues what a
+    /// previous process left running, before anything claims.
+    public static func start(
+        store: any JobStore, builtins: FunctionRegistry, environment: RunEnvironment, configuration: DispatcherConfiguration,
+        runnerLimits: RunnerGateway.Limits = .init(), logger: Logger
+    ) async throws -> QueueRuntime {
+        let catalog = FunctionCatalog(builtins: builtins)
+        let notifier = ChangeNotifier()
+        let partials = PartialOutputs(notifier: notifier, now: configuration.now)
+        let executor = RunExecutor(functions: builtins.functions, environment: environment, tick: configuration.tick,
+                                   now: configuration.now, logger: logger)
+        let recorder = AttemptRecorder(store: store, notifier: notifier, partials: partials, now: configuration.now)
+        let dispatcher = Dispatcher(store: store, catalog: catalog, notifier: notifier, executor: executor, recorder: recorder,
+                                    partials: partials, configuration: configuration, logger: logger)
+        let sweeper = Sweeper(store: store, notifier: notifier, configuration: configuration, logger: logger)
+        let directory = RunnerDirectory(connectedWindow: configuration.leaseDuration)
+        let runners = RunnerGateway(store: store, catalog: catalog, notifier: notifier, partials: partials, directory: directory,
+                                    recorder: recorder, environment: environment, configuration: configuration, limits: runnerLimits,
+                                    logger: logger)
+        try await runners.installStoredRegistrations()
+        try await sweeper.recoverAtStart()
+        let queue = RequestQueue(store: store, catalog: catalog, notifier: notifier, dispatcher: dispatcher, executor: executor,
+                                 partials: partials, runners: directory, configuration: configuration, logger: logger)
+        return QueueRuntime(queue: queue, runners: runners, services: [executor, dispatcher, sweeper, runners])
+    }
+}

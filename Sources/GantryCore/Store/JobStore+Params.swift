@@ -1,0 +1,152 @@
+import Foundation
+
+/// The fence of one claimed attempt: the request, the attempt number the claim gave it, and the lease owner.
+/// Every write about a running attempt names its fence and changes nothing once the fence no longer holds (the
+/// lease was rescued, the request finished or was released), so a late writer can never overwrite the attempt
+/// that replaced it.
+public struct LeaseFence: Sendable, Hashable {
+    public var requestID: String
+    public var attempt: Int
+    public var owner: String
+
+    public init(requestID: String, attempt: Int, owner: String) {
+        self.requestID = requestID
+        self.attempt = attempt
+        self.owner = owner
+    }
+
+    /// The fence of a record just claimed (nil when it is not running under a lease).
+    public init?(_ record: RequestRecord) {
+        guard record.state == .running, let owner = record.leaseOwner else { return nil }
+        self.init(requestID: record.id, attempt: record.attempt, owner: owner)
+    }
+
+    /// Whether `record` is still running under this fence.
+    public func holds(for record: RequestRecord) -> Bool {
+        record.id == requestID && record.state == .running && record.attempt == attempt && record.leaseOwner == owner
+    }
+}
+
+/// Parameters of `JobStore.requestClaim`.
+public struct RequestClaimParams: Sendable {
+    /// The functions to claim from (FIFO within priority across all of them).
+    public var functionIDs: [String]
+    /// Identifies the claimant and becomes the lease owner.
+    public var owner: String
+    /// The most requests to claim.
+    public var limit: Int
+    public var now: Date
+    public var leaseDuration: TimeInterval
+
+    public init(functionIDs: [String], owner: String, limit: Int = 1, now: Date, leaseDuration: TimeInterval) {
+        self.functionIDs = functionIDs
+        self.owner = owner
+        self.limit = limit
+        self.now = now
+        self.leaseDuration = leaseDuration
+    }
+
+    /// One request of one function.
+    public init(functionID: String, owner: String, now: Date, leaseDuration: TimeInterval) {
+        self.init(functionIDs: [functionID], owner: owner, limit: 1, now: now, leaseDuration: leaseDuration)
+    }
+}
+
+/// Parameters of `JobStore.requestHeartbeat` (one per attempt).
+public struct RequestHeartbeatParams: Sendable {
+    public var fence: LeaseFence
+    public var leaseExpiresAt: Date
+
+    public init(fence: LeaseFence, leaseExpiresAt: Date) {
+        self.fence = fence
+        self.leaseExpiresAt = leaseExpiresAt
+    }
+}
+
+/// What a heartbeat found.
+public enum HeartbeatOutcome: Sendable, Equatable {
+    /// The lease was renewed; `cancelRequested` tells the worker to stop.
+    case renewed(cancelRequested: Bool)
+    /// The attempt is no longer running under this fence (rescued, cancelled or finished elsewhere).
+    case lost
+}
+
+/// Parameters of `JobStore.requestSetSucceeded`.
+public struct RequestSucceededParams: Sendable {
+    public var fence: LeaseFence
+    /// The output (status 200 and the JSON body).
+    public var result: RequestResult
+    /// Seconds the attempt ran.
+    public var inferenceTime: Double?
+    public var now: Date
+
+    public init(fence: LeaseFence, result: RequestResult, inferenceTime: Double? = nil, now: Date) {
+        self.fence = fence
+        self.result = result
+        self.inferenceTime = inferenceTime
+        self.now = now
+    }
+}
+
+/// Parameters of `JobStore.requestSetFailed`.
+public struct RequestFailedParams: Sendable {
+    public var fence: LeaseFence
+    /// The error status and envelope the result route replays.
+    public var result: RequestResult
+    public var errorMessage: String
+    public var errorType: String
+    public var inferenceTime: Double?
+    public var now: Date
+
+    public init(fence: LeaseFence, result: RequestResult, errorMessage: String, errorType: String, inferenceTime: Double? = nil, now: Date) {
+        self.fence = fence
+        self.result = result
+        self.errorMessage = errorMessage
+        self.errorType = errorType
+        self.inferenceTime = inferenceTime
+        self.now = now
+    }
+}
+
+/// Parameters of `JobStore.requestSetCancelled`.
+public struct RequestCancelledParams: Sendable {
+    public var fence: LeaseFence
+    /// The cancellation's error body.
+    public var result: RequestResult
+    public var inferenceTime: Double?
+    public var now: Date
+
+    public init(fence: LeaseFence, result: RequestResult, inferenceTime: Double? = nil, now: Date) {
+        self.fence = fence
+        self.result = result
+        self.inferenceTime = inferenceTime
+        self.now = now
+    }
+}
+
+/// Parameters of `JobStore.requestRelease`.
+public struct RequestReleaseParams: Sendable {
+    public var fence: LeaseFence
+
+    public init(fence: LeaseFence) {
+        self.fence = fence
+    }
+}
+
+/// A runner function's declaration as the store keeps it: the declaration JSON as registered (id, schemas,
+/// limits; see `RunnerFunctionDeclaration`), which token registered it, and when.
+public struct FunctionRegistration: Sendable, Equatable {
+    public var functionID: String
+    /// Canonical JSON (keys sorted), so an unchanged declaration compares equal byte for byte.
+    public var declaration: Data
+    /// The runner token id that registered it last.
+    public var registeredBy: String
+    public var updatedAt: Date
+
+    public init(functionID: String, declaration: Data, registeredBy: String, updatedAt: Date) {
+        self.functionID = functionID
+        self.declaration = declaration
+        self.registeredBy = registeredBy
+        self.updatedAt = updatedAt
+    }
+}
