@@ -130,6 +130,8 @@ class App:
         their JSON Schemas are what the host validates submissions against and documents."""
         if not isinstance(id, str) or not _ID.match(id):
             raise ValueError(f"function id {id!r} must look like owner/alias[/path]")
+        if id.rsplit("/", 1)[-1] == "stream":
+            raise ValueError(f"function id {id!r} may not end in /stream (fal's output-stream path)")
         if not 1 <= int(concurrency) <= 1024:
             raise ValueError("concurrency must be between 1 and 1024")
         if timeout <= 0:

@@ -14,6 +14,7 @@ Sync functions run in a thread pool sized to the total concurrency; async ones a
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import os
 import random
@@ -41,11 +42,22 @@ from .types import Cancelled, FunctionError, InputError
 
 log = logging.getLogger("gantry_runner")
 
+
+def _remember_missing_sniffio() -> None:
+    """httpcore tries `import sniffio` on every request; when it is not installed, each try searches sys.path again
+    (failed imports are not cached), a large share of a small request's CPU. Record its absence once."""
+    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+        sys.modules["sniffio"] = None  # type: ignore[assignment]
+
+
+_remember_missing_sniffio()
+
 LEASE_HEADER = "X-Gantry-Lease-Token"
 FLUSH_INTERVAL_S = 0.2
 MAX_RESULTS_PER_CALL = 256
 DEFAULT_GRACE_S = 30.0
-CLAIM_WAIT_S = 3.0  # short enough that a stopping runner waits little for its claims in flight
+CLAIM_WAIT_S = 3.0
+MAX_CLAIM_BATCH = 256  # the host's limit on one claim's `max`  # short enough that a stopping runner waits little for its claims in flight
 
 
 class Fatal(Exception):
@@ -97,6 +109,20 @@ def _error_type(response: httpx.Response) -> Optional[str]:
     except ValueError:
         return None
     return body.get("error_type") if isinstance(body, dict) else None
+
+
+def _error_type_name(value: Any, default: str = "function_error") -> str:
+    """An error_type the host accepts: 1-64 characters of a-z, 0-9 and _."""
+    if not isinstance(value, str) or not value:
+        return default
+    name = "".join(c if ("a" <= c <= "z" or "0" <= c <= "9" or c == "_") else "_" for c in value.lower())[:64]
+    return name.strip("_") or default
+
+
+def _answer_error(answer: dict) -> tuple[Optional[str], Any]:
+    """(error_type, detail) of one entry of a batched answer (`error` holds the envelope) or a single answer."""
+    envelope = answer.get("error") if isinstance(answer.get("error"), dict) else answer
+    return envelope.get("error_type"), envelope.get("detail")
 
 
 def _dump(value: Any) -> Any:
@@ -497,7 +523,8 @@ class Runner:
         if r.status_code == 200:
             data = r.json()
             self.lease_seconds = float(data.get("lease_seconds") or self.lease_seconds)
-            self.heartbeat_wait = max(0.5, min(10.0, self.lease_seconds / 3))
+            self.heartbeat_wait = max(0.5, min(10.0, self.lease_seconds / 3,
+                                               float(data.get("heartbeat_seconds") or 10.0)))
             max_wait = float(data.get("max_wait_seconds") or 30)
             self.claim_wait = max(1.0, min(CLAIM_WAIT_S, max_wait))
             changed = [f.get("id") for f in data.get("functions", []) if f.get("changed")]
@@ -556,7 +583,8 @@ class Runner:
                 continue
             try:
                 r = await self.client.post("/claim", json={"instance": self.instance, "functions": [fid],
-                                                           "max": free, "wait_seconds": self.claim_wait},
+                                                           "max": min(free, MAX_CLAIM_BATCH),
+                                                           "wait_seconds": self.claim_wait},
                                            timeout=httpx.Timeout(self.claim_wait + 15.0, connect=5.0))
             except httpx.TransportError as exc:
                 log.debug("claim %s: %r", fid, exc)
@@ -645,15 +673,14 @@ class Runner:
         except InputError as exc:
             error = {"message": exc.message, "input_error": True, "loc": exc.loc}
             if exc.error_type and exc.error_type != "value_error":
-                error["error_type"] = exc.error_type
+                error["error_type"] = _error_type_name(exc.error_type, "value_error")
         except LeaseLost:
             job.abandoned = True
         except FunctionError as exc:
-            error = {**exc.extra, "message": exc.message, "error_type": exc.error_type}
+            error = {**exc.extra, "message": exc.message, "error_type": _error_type_name(exc.error_type)}
         except Exception as exc:  # the function failed: its message is the request's error
             message = str(exc) or type(exc).__name__
-            kind = getattr(exc, "error_type", None)
-            error = {"message": message, "error_type": kind if isinstance(kind, str) and kind else "function_error"}
+            error = {"message": message, "error_type": _error_type_name(getattr(exc, "error_type", None))}
             trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
             job.events.append(("log", {"message": trace.rstrip()[-4000:], "level": "ERROR"}))
             log.warning("%s %s attempt %d failed: %s", spec.id, job.request_id, job.attempt, message,
@@ -900,6 +927,7 @@ class Runner:
         while True:
             await self.results_waiting.wait()
             self.results_waiting.clear()
+            await asyncio.sleep(0)  # jobs finishing in the same loop turn join this batch
             while self.outbox:
                 batch = [o for o in self.outbox[:MAX_RESULTS_PER_CALL] if not o.job.abandoned]
                 taken = len(self.outbox[:MAX_RESULTS_PER_CALL])
@@ -919,8 +947,9 @@ class Runner:
                     backoff.reset()
 
     async def _post_batch(self, batch: list[Outcome]) -> list[Outcome]:
-        r = await self.client.post("/results", json={"instance": self.instance,
-                                                     "results": [o.body for o in batch]})
+        r = await self.client.post("/results", json={"instance": self.instance, "results": [
+            {k: v for k, v in o.body.items() if k != "_fallback"} if "_fallback" in o.body else o.body
+            for o in batch]})
         if r.status_code in (404, 405):
             log.info("the host has no batched results route (%s); posting one by one", r.status_code)
             self.batch_results = False
@@ -949,7 +978,7 @@ class Runner:
         retry = []
         for outcome in batch:
             path = f"/requests/{quote(outcome.job.request_id, safe='')}/{outcome.kind}"
-            body = {k: v for k, v in outcome.body.items() if k != "request_id"}
+            body = {k: v for k, v in outcome.body.items() if k not in ("request_id", "_fallback")}
             try:
                 r = await self.client.post(path, json=body)
             except httpx.TransportError:
@@ -958,7 +987,7 @@ class Runner:
             if r.status_code >= 500 or r.status_code == 429:
                 retry.append(outcome)
                 continue
-            answer = {"status": r.status_code}
+            answer: dict = {"status": r.status_code}
             try:
                 parsed = r.json()
                 if isinstance(parsed, dict):
@@ -970,23 +999,29 @@ class Runner:
 
     def _settle(self, outcome: Outcome, status: int, answer: dict) -> None:
         job = outcome.job
-        if status == 422 and outcome.kind == "result":
-            # the host refused the output itself: report that as the attempt's failure
-            detail = answer.get("detail")
-            message = f"the host refused the output: {detail}" if detail else "the host refused the output"
+        error_type, detail = _answer_error(answer)
+        if status in (413, 422) and not outcome.body.get("_fallback"):
+            # The host refused the outcome itself (an output over its body limit, a malformed error): the attempt
+            # still has to end, so report that as a plain failure.
+            if outcome.kind == "result":
+                message = f"the host refused the output ({status} {error_type}): {detail}"
+            else:
+                message = str(outcome.body.get("error", {}).get("message") or "function failed")[:16000]
+            log.warning("%s %s attempt %d: the host refused the %s (%s %s): %s", job.spec.id, job.request_id,
+                        job.attempt, outcome.kind, status, error_type, detail)
             self.outbox.append(Outcome(job, {"request_id": job.request_id, "lease_token": job.lease_token,
-                                             "error": {"message": message, "error_type": "invalid_output"}},
-                                       "failure"))
+                                             "error": {"message": message[:16000], "error_type": "function_error"},
+                                             "_fallback": True}, "failure"))
             self.results_waiting.set()
             return
         if status == 200:
             pass
         elif status == 409:
-            log.info("%s %s attempt %d: result is moot (409 %s)", job.spec.id, job.request_id, job.attempt,
-                     answer.get("error_type") or answer.get("state") or "lease_lost")
+            log.info("%s %s attempt %d: %s is moot (409 %s)", job.spec.id, job.request_id, job.attempt, outcome.kind,
+                     error_type or "lease_lost")
         else:
-            log.warning("%s %s attempt %d: %s answered %s: %s", job.spec.id, job.request_id, job.attempt,
-                        outcome.kind, status, answer.get("detail") or answer)
+            log.warning("%s %s attempt %d: %s answered %s %s: %s", job.spec.id, job.request_id, job.attempt,
+                        outcome.kind, status, error_type, detail)
         if self.held.get(job.request_id) is job:
             del self.held[job.request_id]
 
