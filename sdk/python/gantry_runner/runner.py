@@ -33,7 +33,7 @@ import httpx
 import pydantic_core
 from pydantic import BaseModel, ValidationError
 
-from . import __version__
+from . import __version__, _http
 from .app import KIND_ASYNC, KIND_ASYNC_GEN, KIND_GEN, KIND_SYNC, App, FunctionSpec
 from .context import Context
 from .files import (FETCH_TIMEOUT_S, MAX_FETCH_BYTES, MAX_REDIRECTS, decode_data_uri, find_loc, is_store_url,
@@ -361,9 +361,10 @@ class Runner:
     def make_clients(self) -> tuple[httpx.AsyncClient, httpx.AsyncClient]:
         headers = {"Authorization": f"Bearer {self.token}",
                    "User-Agent": f"gantry-runner/{__version__} python/{sys.version_info[0]}.{sys.version_info[1]}"}
-        client = httpx.AsyncClient(
-            base_url=self.url + "/runners/v1", headers=headers, timeout=httpx.Timeout(30.0, connect=5.0),
-            limits=httpx.Limits(max_connections=512, max_keepalive_connections=128, keepalive_expiry=30.0))
+        limits = httpx.Limits(max_connections=512, max_keepalive_connections=128, keepalive_expiry=30.0)
+        client = httpx.AsyncClient(base_url=self.url + "/runners/v1", headers=headers,
+                                   timeout=httpx.Timeout(30.0, connect=5.0), limits=limits,
+                                   transport=_http.transport(limits))
         fetch_client = httpx.AsyncClient(
             follow_redirects=True, max_redirects=MAX_REDIRECTS, timeout=httpx.Timeout(FETCH_TIMEOUT_S, connect=10.0),
             headers={"User-Agent": f"gantry-runner/{__version__}"})
