@@ -459,8 +459,19 @@ class Runner:
         if not self.stopping:
             self.stopping = True
             self._grace_deadline = time.monotonic() + self.grace_seconds
-            self.ready.set()  # wakes loops waiting for a connection, so they see `stopping`
+            self.ready.set()  # wakes loops waiting for a connection or a free slot, so they see `stopping`
+            for event in self.slot_freed.values():
+                event.set()
         self.stopped.set()
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleeps, but no longer than until a stop begins."""
+        if self.stopping:
+            return
+        try:
+            await asyncio.wait_for(self.stopped.wait(), seconds)
+        except asyncio.TimeoutError:
+            pass
 
     async def _drain(self, workers: list[asyncio.Task]) -> None:
         """Claims in flight are not cut off (a claim the host answered but we never read would strand its jobs until
@@ -514,7 +525,7 @@ class Runner:
                     log.warning("could not release %s (%r): its lease will expire", job.request_id, exc)
                     break
                 await backoff.sleep()
-        self.held.pop(job.request_id, None)
+        self._forget(job)
 
     # -- registration and connection ---------------------------------------------------------------------------------
     async def _register(self) -> None:
@@ -550,10 +561,7 @@ class Runner:
                 failures += 1
                 level = logging.INFO if failures == 1 else logging.DEBUG
                 log.log(level, "host %s unreachable (%s); retrying with backoff", self.url, exc or type(exc).__name__)
-                try:  # wakes early on SIGTERM
-                    await asyncio.wait_for(self.stopped.wait(), backoff.step())
-                except asyncio.TimeoutError:
-                    pass
+                await self._pause(backoff.step())
 
     def _connection_lost(self) -> None:
         if self.ready.is_set() and not self.stopping:
@@ -590,7 +598,7 @@ class Runner:
             except httpx.TransportError as exc:
                 log.debug("claim %s: %r", fid, exc)
                 self._connection_lost()
-                await backoff.sleep()
+                await self._pause(backoff.step())
                 continue
             if r.status_code == 200:
                 backoff.reset()
@@ -611,7 +619,7 @@ class Runner:
                 return
             else:
                 log.warning("claim %s answered %s: %s", fid, r.status_code, _detail(r))
-            await backoff.sleep()
+            await self._pause(backoff.step())
 
     def _start(self, claim: dict, spec: FunctionSpec) -> None:
         job = Job(claim, spec)
@@ -765,6 +773,7 @@ class Runner:
     async def _finish(self, job: Job, output: Any, error: Optional[dict]) -> None:
         if job.abandoned:
             self._done_line(job, "abandoned")
+            self._forget(job)
             return
         job.finished = True
         if job.pending_events():
@@ -914,13 +923,15 @@ class Runner:
                 await asyncio.sleep(0.5)  # the host repeats what we know: do not spin
 
     def _lose(self, job: Job, why: str) -> None:
-        if job.abandoned:
-            return
-        log.info("%s %s attempt %d: %s; abandoning it", job.spec.id, job.request_id, job.attempt, why)
-        job.abandoned = True
-        job.stop("lost")
+        if not job.abandoned:
+            log.info("%s %s attempt %d: %s; abandoning it", job.spec.id, job.request_id, job.attempt, why)
+            job.abandoned = True
+            job.stop("lost")
+        self._forget(job)
+
+    def _forget(self, job: Job) -> None:
         if self.held.get(job.request_id) is job:
-            self.held.pop(job.request_id, None)
+            del self.held[job.request_id]
 
     # -- results ---------------------------------------------------------------------------------------------------------
     async def _poster_loop(self) -> None:
@@ -1023,8 +1034,7 @@ class Runner:
         else:
             log.warning("%s %s attempt %d: %s answered %s %s: %s", job.spec.id, job.request_id, job.attempt,
                         outcome.kind, status, error_type, detail)
-        if self.held.get(job.request_id) is job:
-            del self.held[job.request_id]
+        self._forget(job)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
