@@ -70,22 +70,20 @@ class _Protocol(asyncio.Protocol):
 
 
 async def _wait(future: asyncio.Future, timeout: Optional[float], on_timeout: type) -> None:
+    """Awaits `future`; past `timeout` it fails with `on_timeout` (httpcore's timeout error, which httpx maps)."""
     if timeout is None:
         await future
         return
-    loop = asyncio.get_running_loop()
-    handle = loop.call_later(timeout, _expire, future)
+    handle = asyncio.get_running_loop().call_later(timeout, _expire, future, on_timeout, timeout)
     try:
         await future
     finally:
         handle.cancel()
-    if future.cancelled():
-        raise on_timeout(f"timed out after {timeout} s")
 
 
-def _expire(future: asyncio.Future) -> None:
+def _expire(future: asyncio.Future, on_timeout: type, timeout: float) -> None:
     if not future.done():
-        future.cancel()
+        future.set_exception(on_timeout(f"timed out after {timeout} s"))
 
 
 class _Stream(httpcore.AsyncNetworkStream):

@@ -554,7 +554,7 @@ class Runner:
             try:
                 await self._register()
                 if failures:
-                    log.info("connected to %s again after %d failed attempt(s)", self.url, failures)
+                    log.info("connected to %s after %d failed attempt(s)", self.url, failures)
                 self.ready.set()
                 return
             except httpx.TransportError as exc:
