@@ -108,18 +108,23 @@ struct NoFetcher: InputFetcher {
     func fetch(_ url: String) async throws -> FetchedInput { throw InputFetchError(code: "forbidden", message: "no fetches in tests") }
 }
 
-/// A dispatcher, sweeper and queue over one in-memory store, with short intervals and an optional clock.
+/// A dispatcher, sweeper and queue over one in-memory store, with short intervals and an optional clock: the
+/// parts `QueueRuntime` composes, built here one by one so tests can reach each.
 struct Harness {
     let store = MemoryJobStore()
     let notifier = ChangeNotifier()
     let registry: FunctionRegistry
+    let catalog: FunctionCatalog
     let configuration: DispatcherConfiguration
+    let executor: RunExecutor
     let dispatcher: Dispatcher
     let sweeper: Sweeper
+    let runners: RunnerGateway
     let queue: RequestQueue
 
     init(_ functions: [RegisteredFunction], shutdownGrace: TimeInterval = 30, clock: TestClock? = nil) {
         registry = FunctionRegistry(functions: functions)
+        catalog = FunctionCatalog(builtins: registry)
         var configuration = DispatcherConfiguration(
             owner: "test-owner", leaseDuration: 5, heartbeatInterval: 0.05, pollInterval: 0.05,
             shutdownGrace: shutdownGrace, sweepInterval: 0.05)
@@ -128,16 +133,24 @@ struct Harness {
         var logger = Logger(label: "gantry-core-tests")
         logger.logLevel = .critical
         let environment = RunEnvironment(fetcher: NoFetcher(), files: MemoryFileStore(), publicURL: PublicURL("http://files.test"))
-        dispatcher = Dispatcher(store: store, registry: registry, notifier: notifier, environment: environment, configuration: configuration, logger: logger)
+        let partials = PartialOutputs(notifier: notifier, now: configuration.now)
+        executor = RunExecutor(functions: functions, environment: environment, tick: configuration.tick, now: configuration.now, logger: logger)
+        let recorder = AttemptRecorder(store: store, notifier: notifier, partials: partials, now: configuration.now)
+        dispatcher = Dispatcher(store: store, catalog: catalog, notifier: notifier, executor: executor, recorder: recorder, partials: partials,
+                                configuration: configuration, logger: logger)
         sweeper = Sweeper(store: store, notifier: notifier, configuration: configuration, logger: logger)
-        queue = RequestQueue(store: store, registry: registry, notifier: notifier, dispatcher: dispatcher, configuration: configuration, logger: logger)
+        let directory = RunnerDirectory(connectedWindow: configuration.leaseDuration)
+        runners = RunnerGateway(store: store, catalog: catalog, notifier: notifier, partials: partials, directory: directory, recorder: recorder,
+                                environment: environment, configuration: configuration, limits: .init(), logger: logger)
+        queue = RequestQueue(store: store, catalog: catalog, notifier: notifier, dispatcher: dispatcher, executor: executor, partials: partials,
+                             runners: directory, configuration: configuration, logger: logger)
     }
 
     /// Submits `{"name": name}` to a function.
     func submit(_ functionID: String, _ name: String, priority: RequestPriority = .normal, startTimeout: Double? = nil) async throws -> RequestRecord {
         let function = try #require(registry.function(id: functionID))
-        let input = JSONValue.object(["name": .string(name)]).encoded()
-        return try await queue.submit(.init(function: function, input: input, tenant: "t", priority: priority, startTimeout: startTimeout))
+        let admitted = try queue.admit(function, input: .object(["name": .string(name)]))
+        return try await queue.submit(.init(admitted, tenant: "t", priority: priority, startTimeout: startTimeout)).record
     }
 
     /// Waits until the request reaches `state` and returns it.
@@ -152,6 +165,7 @@ struct Harness {
     func withDispatcher(_ body: () async throws -> Void) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await dispatcher.run() }
+            group.addTask { try await executor.run() }
             do {
                 try await body()
             } catch {

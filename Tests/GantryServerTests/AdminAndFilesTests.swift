@@ -65,11 +65,11 @@ struct AdminAndFilesTests {
                 #expect(openAPI.status == .ok)
                 #expect(openAPI.json["openapi"]?.stringValue?.hasPrefix("3.") == true)
                 let paths = try #require(openAPI.json["paths"]?.objectValue)
-                for function in host.queue.registry.functions {
+                for function in host.queue.functions {
                     #expect(paths["/\(function.id)"]?["post"] != nil, "run path of \(function.id)")
                     #expect(paths["/queue/\(function.id)"]?["post"] != nil, "queue path of \(function.id)")
                 }
-                let ids = Set(host.queue.registry.functions.map(\.id))
+                let ids = Set(host.queue.functions.map(\.id))
                 #expect(ids.isSuperset(of: ["gantry/echo", "gantry/image/convert", "fal-ai/fooocus/inpaint", "fal-ai/fooocus/upscale-or-vary"]))
                 // Every $ref points at a component that exists.
                 let schemas = try #require(openAPI.json["components"]?["schemas"]?.objectValue)

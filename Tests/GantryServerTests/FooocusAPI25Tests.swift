@@ -181,8 +181,8 @@ struct FooocusAPI25Tests {
 
                 let hanging = try jsonText(["inpaint_input_image": listener.url, "outpaint_selections": ["Left"]])
                 async let held = client.send(.post, "/v1/engine/generate/", json: hanging, headers: Self.alice)
-                try #require(await eventually { !host.queue.dispatcher.runningIDs.isEmpty })
-                let running = try #require(host.queue.dispatcher.runningIDs.first)
+                try #require(await eventually { try await !runningIDs(host).isEmpty })
+                let running = try #require(try await runningIDs(host).first)
                 let live = try await client.waitForTask(running, ["running"], headers: Self.alice)
                 #expect(live.json["preview"] == .null && live.json.objectValue?.keys.contains("preview") == true)
                 #expect(try await client.send(.get, "/tasks", headers: Self.alice).json["current"]?.arrayValue?.first?["task_id"] == .string(running))

@@ -59,8 +59,8 @@ struct FooocusAPIJobsTests {
                 // A synchronous request waits on the hanging job; a second one queues behind it.
                 let heldBody = try jsonText(["input_image": listener.url, "outpaint_selections": ["Left"]])
                 async let held = client.send(.post, "/v2/generation/image-inpaint-outpaint", json: heldBody, headers: Self.alice)
-                try #require(await eventually { !host.queue.dispatcher.runningIDs.isEmpty })
-                let running = try #require(host.queue.dispatcher.runningIDs.first)
+                try #require(await eventually { try await !runningIDs(host).isEmpty })
+                let running = try #require(try await runningIDs(host).first)
                 let runningJob = try await client.waitForJob(running, ["RUNNING"], headers: Self.alice)
                 #expect(runningJob.json["job_type"] == .string("Image Inpaint or Outpaint") && runningJob.json["job_status"] != .null)
                 #expect(try await host.store.requestGet(id: running)?.cancelRequested == false)

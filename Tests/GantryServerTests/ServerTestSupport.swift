@@ -72,6 +72,11 @@ func withHost<T>(_ options: HostOptions = HostOptions(), _ body: (GantryServer.H
     return try await body(host)
 }
 
+/// The ids of the host's running requests, of every function.
+func runningIDs(_ host: GantryServer.Host) async throws -> [String] {
+    try await host.store.requestListRunning(functionIDs: host.queue.functions.map(\.id)).map(\.id)
+}
+
 /// A parsed response: status, headers, raw body and the body as JSON when it is JSON.
 struct Reply {
     let response: TestResponse

@@ -48,7 +48,7 @@ import Testing
                     group.addTask {
                         var ids: [String] = []
                         while let record = try await claim(store, owner: "w\(worker)") {
-                            #expect(try await succeed(store, record.id, attempt: record.attempt))
+                            #expect(try await succeed(store, record.id, attempt: record.attempt, owner: "w\(worker)"))
                             ids.append(record.id)
                         }
                         return ids

@@ -34,8 +34,8 @@ import Testing
             #expect(same(running.leaseExpiresAt, at(62)) && same(claimed.startedAt, at(2)))
 
             let body = Data(#"{"images":[]}"#.utf8)
-            #expect(try await store.requestFinish(RequestFinishParams(
-                id: "r1", attempt: 1, state: .failed, result: RequestResult(status: 422, body: body),
+            #expect(try await store.requestSetFailed(RequestFailedParams(
+                fence: fence("r1", attempt: 1, owner: "host-7"), result: RequestResult(status: 422, body: body),
                 errorMessage: "bad image", errorType: "image_load_error", inferenceTime: 0.125, now: at(4))))
             var expected = running
             expected.state = .failed
@@ -137,7 +137,7 @@ import Testing
             try await insert(store, "first")
             try await insert(store, "second")
             #expect(try await claim(store)?.id == "first")
-            #expect(try await store.requestRelease(id: "first", attempt: 1))
+            #expect(try await store.requestRelease(RequestReleaseParams(fence: fence("first", attempt: 1))))
             #expect(try await store.requestQueuePosition(id: "first") == 0)
             #expect(try await store.requestQueuePosition(id: "second") == 1)
             #expect(try await drain(store) == ["first", "second"])

@@ -9,7 +9,7 @@ import Testing
         try await withStore(kind) { store in
             try await insert(store, "r1")
             _ = try await claim(store, now: at(1))
-            let beat = RequestHeartbeatParams(id: "r1", attempt: 1, leaseExpiresAt: at(100))
+            let beat = RequestHeartbeatParams(fence: fence("r1", attempt: 1), leaseExpiresAt: at(100))
             #expect(try await store.requestHeartbeat(beat) == .renewed(cancelRequested: false))
             #expect(same(try await store.requestGet(id: "r1")?.leaseExpiresAt, at(100)))
             _ = try await store.requestCancel(id: "r1", now: at(2))
@@ -22,14 +22,14 @@ import Testing
         try await withStore(kind) { store in
             try await insert(store, "r1")
             _ = try await claim(store)
-            let wrong = RequestHeartbeatParams(id: "r1", attempt: 2, leaseExpiresAt: at(500))
+            let wrong = RequestHeartbeatParams(fence: fence("r1", attempt: 2), leaseExpiresAt: at(500))
             #expect(try await store.requestHeartbeat(wrong) == .lost)
             #expect(same(try await store.requestGet(id: "r1")?.leaseExpiresAt, at(61)))
             #expect(try await succeed(store, "r1", attempt: 1))
-            let late = RequestHeartbeatParams(id: "r1", attempt: 1, leaseExpiresAt: at(500))
+            let late = RequestHeartbeatParams(fence: fence("r1", attempt: 1), leaseExpiresAt: at(500))
             #expect(try await store.requestHeartbeat(late) == .lost)
             #expect(try await store.requestGet(id: "r1")?.leaseExpiresAt == nil)
-            let unknown = RequestHeartbeatParams(id: "nope", attempt: 1, leaseExpiresAt: at(500))
+            let unknown = RequestHeartbeatParams(fence: fence("nope", attempt: 1), leaseExpiresAt: at(500))
             #expect(try await store.requestHeartbeat(unknown) == .lost)
         }
     }
@@ -69,10 +69,11 @@ import Testing
             #expect(try await store.requestCancel(id: "r1", now: at(2)) == .cancelRequested)
             #expect(try await store.requestCancel(id: "r1", now: at(3)) == .cancelRequested)
             #expect(try await store.requestGet(id: "r1")?.state == .running)
-            #expect(try await store.requestFinish(RequestFinishParams(
-                id: "r1", attempt: 1, state: .cancelled, result: nil, now: at(4))))
+            let cancelled = Completion.cancelled.result
+            #expect(try await store.requestSetCancelled(RequestCancelledParams(fence: fence("r1", attempt: 1), result: cancelled, now: at(4))))
             let record = try #require(try await store.requestGet(id: "r1"))
-            #expect(record.state == .cancelled && record.result == nil && same(record.finishedAt, at(4)))
+            #expect(record.state == .cancelled && record.result == cancelled && same(record.finishedAt, at(4)))
+            #expect(record.errorType == "request_cancelled")
         }
     }
 
@@ -105,12 +106,12 @@ import Testing
             try await insert(store, "r1")
             _ = try await claim(store)
             try await store.requestSetProgress(id: "r1", attempt: 1, progress: 0.5)
-            #expect(try await !store.requestRelease(id: "r1", attempt: 2))
-            #expect(try await store.requestRelease(id: "r1", attempt: 1))
+            #expect(try await !store.requestRelease(RequestReleaseParams(fence: fence("r1", attempt: 2))))
+            #expect(try await store.requestRelease(RequestReleaseParams(fence: fence("r1", attempt: 1))))
             let released = try #require(try await store.requestGet(id: "r1"))
             #expect(released.state == .queued && released.attempt == 0)
             #expect(released.leaseOwner == nil && released.leaseExpiresAt == nil && released.progress == nil)
-            #expect(try await !store.requestRelease(id: "r1", attempt: 1))
+            #expect(try await !store.requestRelease(RequestReleaseParams(fence: fence("r1", attempt: 1))))
             #expect(try await claim(store)?.attempt == 1)
         }
     }

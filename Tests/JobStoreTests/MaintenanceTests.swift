@@ -33,7 +33,7 @@ import Testing
             #expect(try await drain(store) == ["old-done", "new-done", "queued", "running"])
             #expect(try await succeed(store, "old-done", attempt: 1, now: at(5)))
             #expect(try await succeed(store, "new-done", attempt: 1, now: at(20)))
-            #expect(try await store.requestRelease(id: "queued", attempt: 1))
+            #expect(try await store.requestRelease(RequestReleaseParams(fence: fence("queued", attempt: 1))))
             let line = [LogEntry(message: "hello", timestamp: at(4))]
             for id in ["old-done", "new-done", "queued", "running"] {
                 try await store.logAppend(requestID: id, entries: line)

@@ -57,7 +57,7 @@ import Testing
                     let id = running.remove(at: random.next(running.count))
                     let attempt = entries[id]!.attempt
                     if random.next(2) == 0 {
-                        #expect(try await store.requestRelease(id: id, attempt: attempt))
+                        #expect(try await store.requestRelease(RequestReleaseParams(fence: fence(id, attempt: attempt))))
                         entries[id]?.queued = true
                         entries[id]?.attempt -= 1
                     } else {

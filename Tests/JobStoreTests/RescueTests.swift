@@ -75,16 +75,16 @@ import Testing
             let second = try #require(try await claim(store, owner: "new", now: at(62)))
             #expect(second.attempt == 2 && second.leaseOwner == "new")
 
-            let oldBeat = RequestHeartbeatParams(id: "r1", attempt: 1, leaseExpiresAt: at(999))
+            let oldBeat = RequestHeartbeatParams(fence: fence("r1", attempt: 1, owner: "old"), leaseExpiresAt: at(999))
             #expect(try await store.requestHeartbeat(oldBeat) == .lost)
             try await store.requestSetProgress(id: "r1", attempt: 1, progress: 0.9)
-            #expect(try await !store.requestRelease(id: "r1", attempt: 1))
-            #expect(try await !succeed(store, "r1", attempt: 1, now: at(63), body: "stale"))
+            #expect(try await !store.requestRelease(RequestReleaseParams(fence: fence("r1", attempt: 1, owner: "old"))))
+            #expect(try await !succeed(store, "r1", attempt: 1, owner: "old", now: at(63), body: "stale"))
             let running = try #require(try await store.requestGet(id: "r1"))
             #expect(running.state == .running && running.attempt == 2 && running.progress == nil)
             #expect(same(running.leaseExpiresAt, at(122)) && running.result == nil)
 
-            #expect(try await succeed(store, "r1", attempt: 2, now: at(70), body: "fresh"))
+            #expect(try await succeed(store, "r1", attempt: 2, owner: "new", now: at(70), body: "fresh"))
             #expect(try await !succeed(store, "r1", attempt: 1, now: at(71), body: "stale"))
             #expect(try await store.requestGet(id: "r1")?.result?.body == Data("fresh".utf8))
         }
@@ -113,7 +113,7 @@ import Testing
             try await insert(store, "r1")
             _ = try await claim(store, now: at(0))
             let outcomes = try await rescueInTwoHalves(store, RequestRescueParams(now: at(100))) { () async throws in
-                let beat = RequestHeartbeatParams(id: "r1", attempt: 1, leaseExpiresAt: at(160))
+                let beat = RequestHeartbeatParams(fence: fence("r1", attempt: 1), leaseExpiresAt: at(160))
                 #expect(try await store.requestHeartbeat(beat) == .renewed(cancelRequested: false))
             }
             #expect(outcomes.isEmpty)

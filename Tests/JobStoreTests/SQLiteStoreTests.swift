@@ -80,7 +80,10 @@ import Testing
 
     /// The hot queries must stay index searches so they cost the same with 100,000 finished rows as with none.
     @Test(arguments: [
-        (SQLiteJobStore.claimSQL, "requests_claim"),
+        (SQLiteJobStore.claimCandidatesSQL, "requests_claim"),
+        (SQLiteJobStore.claimSQL, "INTEGER PRIMARY KEY"),
+        (SQLiteJobStore.heartbeatSQL, "sqlite_autoindex_requests_1"),
+        (SQLiteJobStore.runningSQL, "requests_rescue"),
         (SQLiteJobStore.positionSQL, "requests_claim"),
         (SQLiteJobStore.rescueExpiredSQL, "requests_rescue"),
         ("UPDATE requests SET state = 'expired' WHERE state = 'queued' AND start_deadline IS NOT NULL "
@@ -102,7 +105,7 @@ import Testing
 
     /// Placeholder arguments for a statement's parameters (a plan does not depend on their values).
     private static func nulls(for sql: String) -> StatementArguments {
-        let names = ["now", "owner", "expires", "function"].filter { sql.contains(":\($0)") }
+        let names = ["now", "owner", "expires", "function", "seq", "id", "attempt"].filter { sql.contains(":\($0)") }
         if !names.isEmpty {
             var named: [String: (any DatabaseValueConvertible)?] = [:]
             for name in names { named[name] = 1 }

@@ -56,16 +56,28 @@ func insert(
 func claim(_ store: any JobStore, function: String = "echo", owner: String = "worker-1", now: Date = at(1))
     async throws -> RequestRecord?
 {
-    try await store.requestClaim(RequestClaimParams(functionID: function, owner: owner, now: now, leaseDuration: 60))
+    try await store.requestClaim(RequestClaimParams(functionID: function, owner: owner, now: now, leaseDuration: 60)).first
+}
+
+/// The fence of attempt `attempt` of `id` claimed by `owner` (the helpers' default claimant).
+func fence(_ id: String, attempt: Int, owner: String = "worker-1") -> LeaseFence {
+    LeaseFence(requestID: id, attempt: attempt, owner: owner)
 }
 
 /// Finishes an attempt as succeeded with a small result.
-func succeed(_ store: any JobStore, _ id: String, attempt: Int, now: Date = at(5), body: String = "ok")
+func succeed(_ store: any JobStore, _ id: String, attempt: Int, owner: String = "worker-1", now: Date = at(5), body: String = "ok")
     async throws -> Bool
 {
-    try await store.requestFinish(RequestFinishParams(
-        id: id, attempt: attempt, state: .succeeded, result: RequestResult(status: 200, body: Data(body.utf8)),
+    try await store.requestSetSucceeded(RequestSucceededParams(
+        fence: fence(id, attempt: attempt, owner: owner), result: RequestResult(status: 200, body: Data(body.utf8)),
         inferenceTime: 1.5, now: now))
+}
+
+extension JobStore {
+    /// One attempt's heartbeat (the store renews them in batches).
+    func requestHeartbeat(_ params: RequestHeartbeatParams) async throws -> HeartbeatOutcome {
+        try await requestHeartbeat([params])[0]
+    }
 }
 
 /// The ids a sequence of claims of `function` returns until none is left.

@@ -56,16 +56,12 @@ public final class RunExecutor: Service, Sendable {
         limiters[functionID] ?? ConcurrencyLimiter(permits: 1)
     }
 
-    /// Ticks the deadline monitor until shut down.
+    /// Ticks the deadline monitor until shut down. It is the first service of the group, so it is shut down last,
+    /// after the dispatcher has drained: deadlines hold for every run that finishes within the grace period.
     public func run() async throws {
         ticking.withLock { $0 = true }
         defer { ticking.withLock { $0 = false } }
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            guard (try? await Task.sleep(for: .seconds(tick))) != nil else { return }
-            deadlines.stopOverdue(now: now())
-        }
-        // During a graceful shutdown deadlines still apply to the runs that finish within the grace period.
-        while !Task.isCancelled {
             guard (try? await Task.sleep(for: .seconds(tick))) != nil else { return }
             deadlines.stopOverdue(now: now())
         }

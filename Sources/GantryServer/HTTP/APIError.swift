@@ -40,6 +40,9 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     /// fal's `error_type`.
     public var errorType: String { envelope.errorType }
 
+    /// The envelope's `detail` as JSON.
+    public var detail: JSONValue { envelope.json["detail"] ?? .null }
+
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var fields = headers
         fields[.contentType] = "application/json"
