@@ -213,8 +213,12 @@ def test_host_restart_runner_reconnects_and_work_completes_once(gantry_pool, run
     rid = before["request_id"]
     runners.wait_mark(f"started-{rid}-1", 20)
 
-    server.stop()
-    assert server.proc.returncode == 0, server.stderr_tail()
+    stopping = time.monotonic()
+    server.stop(grace_s=8.0)
+    assert server.proc.returncode == 0, (
+        f"SIGTERM with a runner connected: the host did not exit within 8 s (rc {server.proc.returncode}); its "
+        f"runner long polls must be answered at once on shutdown\n{server.stderr_tail()}")
+    assert time.monotonic() - stopping < 8.0
     server.restart()
     runner.wait_connected(30)  # registered again after its backoff
     assert runner.alive
