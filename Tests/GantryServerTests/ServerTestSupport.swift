@@ -5,7 +5,7 @@ import GantryCore
 @testable import GantryServer
 import HTTPTypes
 import Hummingbird
-import HummingbirdTesting
+@testable import HummingbirdTesting
 import Imaging
 import Logging
 import Testing
@@ -129,4 +129,32 @@ func pathOf(_ url: String) -> String? {
 func pngDataURI() throws -> String {
     let png = try ImageCodec.encode(Image(width: 2, height: 2, channels: 3, fill: 200), as: .png)
     return "data:image/png;base64,\(png.base64EncodedString())"
+}
+
+/// Lets tests write JSON values as literals: `["body", "text"]`, `.object(["n": 1])`.
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral {
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(integerLiteral value: Int) { self = .number(Double(value)) }
+}
+
+/// A second connection to a live server: requests on one HTTP/1.1 connection are answered in order, so a long
+/// poll (a runner's claim or heartbeat) needs a connection of its own.
+struct Connection: TestClientProtocol {
+    let client: TestClient
+
+    func executeRequest(uri: String, method: HTTPRequest.Method, headers: HTTPFields, body: ByteBuffer?) async throws -> TestResponse {
+        var headers = headers
+        headers[.connection] = "keep-alive"
+        let response = try await client.execute(TestClient.Request(uri, method: method, authority: "localhost", headers: headers, body: body))
+        return TestResponse(head: response.head, body: response.body ?? ByteBuffer(), trailerHeaders: response.trailerHeaders)
+    }
+
+    var port: Int? { client.port }
+
+    /// Runs `body` with a new connection to `port`, closed afterwards.
+    static func with<T: Sendable>(port: Int, _ body: @escaping @Sendable (Connection) async throws -> T) async throws -> T {
+        try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(60))) { client in
+            try await body(Connection(client: client))
+        }
+    }
 }
