@@ -22,6 +22,26 @@ public struct Host: Sendable {
     public let files: any FileStore
     public let publicURL: PublicURL
     public let configuration: ServerConfiguration
+
+    /// Runs the host until SIGTERM or SIGINT, then shuts it down gracefully. The first thing the shutdown does is
+    /// answer the runners' long polls, so the HTTP server's own drain is not held up by them.
+    public func run() async throws {
+        let group = ServiceGroup(configuration: .init(
+            services: [application, DrainAnnouncer(runners: runners)], gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: application.logger))
+        try await group.run()
+    }
+}
+
+/// Tells the runner gateway that the host is shutting down. Listed after the application in the outer service
+/// group, it is signalled first (services shut down in reverse order).
+struct DrainAnnouncer: Service {
+    let runners: RunnerGateway
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        runners.beginDrain()
+    }
 }
 
 /// Wires every part of the host from one configuration. `gantry serve` and the tests both call it; tests pass port
@@ -72,7 +92,7 @@ public func buildApplication(
     router.add(middleware: AuthMiddleware(keys: KeyRing(configuration.apiKeys)))
     AdminRoutes(queue: queue, runners: runtime.runners, registry: metrics, configuration: configuration).register(on: router)
     RunnerRoutes(gateway: runtime.runners, auth: RunnerAuth(tokens: RunnerTokenRing(configuration.runnerTokens), apiKeys: KeyRing(configuration.apiKeys)),
-                 configuration: configuration).register(on: router)
+                 configuration: configuration, publicURL: publicURL).register(on: router)
     FileRoutes(files: files).register(on: router)
     FalStorage(configuration: configuration, files: files, naming: naming, signer: storageSigner, staging: uploadStaging,
                publicURL: publicURL).register(on: router)

@@ -80,7 +80,7 @@ struct Serve: AsyncParsableCommand {
         configuration.runnerTokens = try loadRunnerTokens()
         do {
             let host = try await buildApplication(configuration: configuration, handlers: Handlers.all, metrics: registry, logger: logger)
-            try await host.application.runService()
+            try await host.run()
         } catch let error as ConfigurationError {
             throw ValidationError(error.message)
         }

@@ -112,8 +112,11 @@ struct RunnerGatewayTests {
         #expect(heard.cancel == [record.id] && heard.lost.isEmpty)
         #expect(ContinuousClock.now - started < .seconds(1.4))
         // The next heartbeat still reports it from the row's flag.
-        let again = try await harness.runners.heartbeat(token: Self.token, instance: "box", inFlight: [(record.id, job.leaseToken)], wait: 0)
+        let again = try await harness.runners.heartbeat(token: Self.token, instance: "box", inFlight: [(record.id, job.leaseToken, false)], wait: 0)
         #expect(again.cancel == [record.id])
+        // Once acknowledged it is not repeated, so the poll waits for news again.
+        let acknowledged = try await harness.runners.heartbeat(token: Self.token, instance: "box", inFlight: [(record.id, job.leaseToken, true)], wait: 0.2)
+        #expect(acknowledged.cancel.isEmpty && acknowledged.lost.isEmpty)
         // The runner reports the cancel: the request ends cancelled.
         let completed = try await harness.runners.complete(token: Self.token, requestID: record.id, leaseToken: job.leaseToken,
                                                           outcome: .failure(message: "stopped", errorType: "request_cancelled", inputError: false, loc: []))
@@ -133,7 +136,7 @@ struct RunnerGatewayTests {
         let second = try #require(try await claim(harness, instance: "new").first)
         #expect(second.record.attempt == 2 && second.leaseToken == "2:new")
 
-        let stale = try await harness.runners.heartbeat(token: Self.token, instance: "old", inFlight: [(record.id, first.leaseToken)], wait: 0)
+        let stale = try await harness.runners.heartbeat(token: Self.token, instance: "old", inFlight: [(record.id, first.leaseToken, false)], wait: 0)
         #expect(stale.lost == [record.id])
         await #expect(throws: RunnerError.leaseLost(record.id)) {
             _ = try await harness.runners.complete(token: Self.token, requestID: record.id, leaseToken: first.leaseToken,
@@ -155,7 +158,9 @@ struct RunnerGatewayTests {
         }
         let done = try #require(try await harness.store.requestGet(id: record.id))
         #expect(done.state == .succeeded && done.attempt == 2 && done.result?.body == output)
-        #expect(try await harness.store.logList(requestID: record.id, limit: 10).isEmpty)
+        // The stale runner's late line was refused; the request's logs say what happened to attempt 1.
+        #expect(try await harness.store.logList(requestID: record.id, limit: 10).map(\.message)
+                == ["attempt 1 of 2 lost: its runner stopped renewing the lease; queued again for attempt 2"])
     }
 
     /// After `max_attempts` silent runners the request fails `runner_disconnected`.
@@ -179,15 +184,15 @@ struct RunnerGatewayTests {
         let record = try await submit(harness)
         let job = try #require(try await claim(harness).first)
         clock.advance(4)
-        _ = try await harness.runners.heartbeat(token: Self.token, instance: "box", inFlight: [(record.id, job.leaseToken)], wait: 0)
+        _ = try await harness.runners.heartbeat(token: Self.token, instance: "box", inFlight: [(record.id, job.leaseToken, false)], wait: 0)
         await harness.runners.endOverdueAttempts()
         #expect(try await harness.store.requestGet(id: record.id)?.state == .running)
         clock.advance(30)
-        _ = try await harness.runners.heartbeat(token: Self.token, instance: "box", inFlight: [(record.id, job.leaseToken)], wait: 0)
+        _ = try await harness.runners.heartbeat(token: Self.token, instance: "box", inFlight: [(record.id, job.leaseToken, false)], wait: 0)
         await harness.runners.endOverdueAttempts()
         let timedOut = try #require(try await harness.store.requestGet(id: record.id))
         #expect(timedOut.state == .failed && timedOut.errorType == "request_timeout" && timedOut.result?.status == 504)
-        let answer = try await harness.runners.heartbeat(token: Self.token, instance: "box", inFlight: [(record.id, job.leaseToken)], wait: 0)
+        let answer = try await harness.runners.heartbeat(token: Self.token, instance: "box", inFlight: [(record.id, job.leaseToken, false)], wait: 0)
         #expect(answer.lost == [record.id])
     }
 

@@ -75,7 +75,9 @@ extension RunnerGateway {
 
     /// Renews the leases of every listed request; then, with `wait`, holds the answer until a cancel arrives for any
     /// request of this instance or the wait ends.
-    public func heartbeat(token: RunnerToken, instance: String, inFlight: [(requestID: String, leaseToken: String)],
+    /// An item a runner heartbeats `cancelling` acknowledges a cancel it already heard: it is renewed but not
+    /// reported again, so the poll can wait for news.
+    public func heartbeat(token: RunnerToken, instance: String, inFlight: [(requestID: String, leaseToken: String, cancelling: Bool)],
                           wait: TimeInterval) async throws -> HeartbeatAnswer {
         try Self.checkInstance(instance)
         let owner = RunnerLease.owner(runnerID: token.id, instance: instance)
@@ -84,7 +86,8 @@ extension RunnerGateway {
         defer { subscription.cancel() }
         var lost: [String] = []
         var items: [(String, LeaseFence)] = []
-        for (requestID, leaseToken) in inFlight {
+        let acknowledged = Set(inFlight.filter(\.cancelling).map(\.requestID))
+        for (requestID, leaseToken, _) in inFlight {
             guard let fence = RunnerLease.fence(requestID: requestID, token: leaseToken, runnerID: token.id), fence.owner == owner else {
                 lost.append(requestID)
                 continue
@@ -104,9 +107,10 @@ extension RunnerGateway {
         }
         directory.seen(runnerID: token.id, instance: instance, inFlight: inFlight.count, now: configuration.now())
         cancel.formUnion(directory.takeCancels(owner: owner))
+        cancel.subtract(acknowledged)
         if cancel.isEmpty && lost.isEmpty && wait > 0 && !isDraining {
             await subscription.wait(timeout: .seconds(Swift.min(wait, maxHeartbeatWait)))
-            cancel.formUnion(directory.takeCancels(owner: owner))
+            cancel.formUnion(directory.takeCancels(owner: owner).subtracting(acknowledged))
             directory.seen(runnerID: token.id, instance: instance, now: configuration.now())
         }
         let lostSet = Set(lost)

@@ -69,9 +69,16 @@ public final class RunnerGateway: Service, Sendable {
                 self.attempts.prune(olderThan: self.configuration.now().addingTimeInterval(-2 * self.configuration.leaseDuration - 600))
             }
         } onGracefulShutdown: {
-            self.draining.withLock { $0 = true }
-            self.notifier.publish(NotifierKeys.drain)
+            self.beginDrain()
         }
+    }
+
+    /// Answers every waiting claim and heartbeat at once and refuses new claims (the host is shutting down).
+    /// The host calls it as soon as the shutdown begins, before the HTTP server waits for in-flight requests:
+    /// a long poll would otherwise hold the shutdown up for its whole wait.
+    public func beginDrain() {
+        draining.withLock { $0 = true }
+        notifier.publish(NotifierKeys.drain)
     }
 
     /// Every instance heard from recently, and whether it counts as connected.

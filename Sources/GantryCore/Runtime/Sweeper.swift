@@ -23,7 +23,7 @@ public final class Sweeper: Service, Sendable {
         // Runners are other processes: their leases outlive this host's restart and are rescued only once expired.
         let rescued = try await store.requestRescue(RequestRescueParams(
             now: configuration.now(), includeUnexpiredLeases: configuration.rescueAllRunningAtStart, sparingOwnerPrefix: RunnerLease.ownerPrefix))
-        report(rescued)
+        await report(rescued)
     }
 
     public func run() async throws {
@@ -45,7 +45,7 @@ public final class Sweeper: Service, Sendable {
 
     /// One pass: rescue expired leases and expire overdue queued requests.
     public func sweepOnce() async throws {
-        report(try await store.requestRescue(RequestRescueParams(now: configuration.now())))
+        await report(try await store.requestRescue(RequestRescueParams(now: configuration.now())))
         for id in try await store.requestExpireOverdue(now: configuration.now()) {
             logger.info("request expired before it started", metadata: ["request_id": "\(id)"])
             Counter(label: "gantry_requests_expired_total").increment()
@@ -53,15 +53,26 @@ public final class Sweeper: Service, Sendable {
         }
     }
 
-    private func report(_ rescued: [RescueOutcome]) {
+    private func report(_ rescued: [RescueOutcome]) async {
         for outcome in rescued {
             logger.warning("rescued a request whose runner disappeared", metadata: ["request_id": "\(outcome.id)", "state": "\(outcome.state.rawValue)"])
+            await note(outcome)
             if outcome.state == .failed {
                 RuntimeMetrics.shared.finished(outcome.functionID, .failed).increment()
             }
             notifier.publish(NotifierKeys.request(outcome.id))
             notifier.publish(NotifierKeys.work(outcome.functionID))
         }
+    }
+
+    /// Says in the request's own logs (`status?logs=1`) that an attempt was lost and what happens next.
+    private func note(_ outcome: RescueOutcome) async {
+        guard let record = try? await store.requestGet(id: outcome.id) else { return }
+        let lost = record.attempt
+        let message = outcome.state == .queued
+            ? "attempt \(lost) of \(record.maxAttempts) lost: its runner stopped renewing the lease; queued again for attempt \(lost + 1)"
+            : "attempt \(lost) of \(record.maxAttempts) lost: its runner stopped renewing the lease; no attempts left"
+        try? await store.logAppend(requestID: outcome.id, entries: [LogEntry(message: message, level: .warn, source: "GANTRY", timestamp: configuration.now())])
     }
 
     private func gracefulShutdown(sleeping seconds: TimeInterval) async throws {

@@ -11,6 +11,8 @@ struct RunnerRoutes: Sendable {
     let gateway: RunnerGateway
     let auth: RunnerAuth
     let configuration: ServerConfiguration
+    /// The base of the host's file URLs (a runner reads inputs under it through the protocol).
+    let publicURL: PublicURL
 
     static let prefix = "/runners/v1"
     /// Register, claim and heartbeat bodies are small; a registration carries schemas.
@@ -46,7 +48,7 @@ struct RunnerRoutes: Sendable {
         let registered = try await gateway.register(token: token, instance: try body.string("instance"), sdk: try body.optionalString("sdk"),
                                                     functions: try body.array("functions"))
         return .json(.object([
-            "runner_id": .string(token.id), "instance": .string(try body.string("instance")),
+            "runner_id": .string(token.id), "instance": .string(try body.string("instance")), "public_url": .string(publicURL.string),
             "lease_seconds": .number(gateway.leaseSeconds), "heartbeat_seconds": .number(gateway.maxHeartbeatWait),
             "max_wait_seconds": .number(gateway.limits.maxClaimWait),
             "functions": .array(registered.map { .object(["id": .string($0.functionID), "changed": .bool($0.changed),
@@ -93,12 +95,12 @@ struct RunnerRoutes: Sendable {
     private func heartbeat(_ request: Request) async throws -> Response {
         let token = try auth.token(request)
         let body = try await RunnerJSON.read(request, maxBytes: Self.maxControlBytes)
-        let inFlight: [(requestID: String, leaseToken: String)] = try body.array("in_flight", required: false).enumerated().map { index, item in
+        let inFlight: [(requestID: String, leaseToken: String, cancelling: Bool)] = try body.array("in_flight", required: false).enumerated().map { index, item in
             guard let id = item["request_id"]?.stringValue, let lease = item["lease_token"]?.stringValue else {
                 throw APIError(.unprocessableContent, envelope: ErrorEnvelope(errorType: "missing", detail: .issues([ValidationIssue(
                     loc: [.string("body"), .string("in_flight"), .number(Double(index))], msg: "Each item needs request_id and lease_token strings", type: "missing")])))
             }
-            return (id, lease)
+            return (id, lease, item["cancelling"]?.boolValue ?? false)
         }
         let answer = try await gateway.heartbeat(token: token, instance: try body.string("instance"), inFlight: inFlight,
                                                  wait: try body.number("wait_seconds", default: 0))

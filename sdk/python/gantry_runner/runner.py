@@ -883,7 +883,9 @@ class Runner:
             try:
                 r = await self.client.post("/heartbeat", json={
                     "instance": self.instance,
-                    "in_flight": [{"request_id": rid, "lease_token": tok} for rid, tok in sent.items()],
+                    # a cancel already heard is acknowledged, so the host stops repeating it and the poll can wait
+                    "in_flight": [{"request_id": rid, "lease_token": tok, "cancelling": rid in known_cancels}
+                                  for rid, tok in sent.items()],
                     "wait_seconds": wait}, timeout=httpx.Timeout(wait + 15.0, connect=5.0))
             except httpx.TransportError as exc:
                 log.debug("heartbeat: %r", exc)
