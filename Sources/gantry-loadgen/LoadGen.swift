@@ -12,6 +12,11 @@
 //
 // Flags: --mode M --port P [--host 127.0.0.1] [--app gantry/echo] [--queue-prefix /queue] [-c N] [--duration S]
 //        [--warmup S] [--count N] [--body JSON] [--ids-in F] [--ids-out F] [--poll-interval-ms MS] [--threads N]
+//        [--protocol fal|runpod]
+//
+// `--protocol runpod` drives RunPod's worker SDK local API (`--rp_serve_api`) in queue mode instead: POST /run with
+// {"input": BODY} → id, then POST /status/{id} until COMPLETED (the output comes with it; no result fetch), so an
+// in-memory peer is measured by the same client.
 
 import Foundation
 import NIOConcurrencyHelpers
@@ -22,6 +27,7 @@ import NIOPosix
 @inline(__always) func nowNanos() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
 enum Mode: String { case queue, submit, status, drain }
+enum WireProtocol: String, Sendable { case fal, runpod }
 
 struct Options: Sendable {
     var mode: Mode = .queue
@@ -38,6 +44,7 @@ struct Options: Sendable {
     var idsOut: String?
     var pollIntervalMs = 0.0
     var threads = 1
+    var wire = WireProtocol.fal
 
     static func parse(_ args: [String]) -> Options {
         var options = Options()
@@ -63,6 +70,7 @@ struct Options: Sendable {
             case "--ids-out": options.idsOut = value()
             case "--poll-interval-ms": options.pollIntervalMs = Double(value()) ?? 0
             case "--threads": options.threads = max(1, Int(value()) ?? 1)
+            case "--protocol": guard let wire = WireProtocol(rawValue: value()) else { fail("--protocol is fal or runpod") }; options.wire = wire
             default: fail("unknown flag \(args[index])")
             }
             index += 1
@@ -108,7 +116,7 @@ final class Shared: Sendable {
         deadline = options.duration > 0 ? measureFrom + UInt64(options.duration * 1e9) : .max
         remaining = NIOLockedValueBox(options.mode == .drain ? ids.count : options.count)
         self.ids = ids
-        bodyBytes = Array(options.body.utf8)
+        bodyBytes = Array((options.wire == .runpod ? #"{"input":"# + options.body + "}" : options.body).utf8)
         hostHeader = "\(options.host):\(options.port)"
     }
 
@@ -169,7 +177,8 @@ final class ClientHandler: ChannelInboundHandler {
     var rng: UInt64
     var finished = false
     var context: ChannelHandlerContext?
-    var submitPath: String { "\(shared.options.queuePrefix)/\(shared.options.app)" }
+    var submitPath: String { shared.options.wire == .runpod ? "/run" : "\(shared.options.queuePrefix)/\(shared.options.app)" }
+    var isRunPod: Bool { shared.options.wire == .runpod }
     var requestBase: String {
         let parts = shared.options.app.split(separator: "/")
         return "\(shared.options.queuePrefix)/\(parts[0])/\(parts.count > 1 ? parts[1] : "")/requests/"
@@ -248,19 +257,29 @@ final class ClientHandler: ChannelInboundHandler {
         }
     }
 
-    func send(context: ChannelHandlerContext, method: HTTPMethod, uri: String, body: Bool) {
+    /// The status request of a request id: fal's GET …/status, or RunPod's POST /status/{id} with an empty object.
+    func sendStatus(context: ChannelHandlerContext, id: String) {
+        if isRunPod {
+            send(context: context, method: .POST, uri: "/status/" + id, body: true, bytes: Array("{}".utf8))
+        } else {
+            send(context: context, method: .GET, uri: requestBase + id + "/status", body: false)
+        }
+    }
+
+    func send(context: ChannelHandlerContext, method: HTTPMethod, uri: String, body: Bool, bytes: [UInt8]? = nil) {
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: shared.hostHeader)
+        let payload = bytes ?? shared.bodyBytes
         if body {
             headers.add(name: "Content-Type", value: "application/json")
-            headers.add(name: "Content-Length", value: String(shared.bodyBytes.count))
+            headers.add(name: "Content-Length", value: String(payload.count))
         }
         requestStart = nowNanos()
         result.requests += 1
         context.write(wrapOutboundOut(.head(HTTPRequestHead(version: .http1_1, method: method, uri: uri, headers: headers))), promise: nil)
         if body {
-            var buffer = context.channel.allocator.buffer(capacity: shared.bodyBytes.count)
-            buffer.writeBytes(shared.bodyBytes)
+            var buffer = context.channel.allocator.buffer(capacity: payload.count)
+            buffer.writeBytes(payload)
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
@@ -297,7 +316,7 @@ final class ClientHandler: ChannelInboundHandler {
     func handleResponse(context: ChannelHandlerContext) {
         switch step {
         case .submit:
-            guard responseStatus / 100 == 2, let id = jsonString(body, key: "request_id") else {
+            guard responseStatus / 100 == 2, let id = jsonString(body, key: isRunPod ? "id" : "request_id") else {
                 recordError("submit")
                 return next(context: context)
             }
@@ -308,7 +327,7 @@ final class ClientHandler: ChannelInboundHandler {
             }
             requestID = id
             step = .status
-            send(context: context, method: .GET, uri: requestBase + id + "/status", body: false)
+            sendStatus(context: context, id: id)
         case .status:
             polls += 1
             let state = jsonString(body, key: "status")
@@ -316,11 +335,17 @@ final class ClientHandler: ChannelInboundHandler {
                 recordError("status")
                 return next(context: context)
             }
-            if state == "COMPLETED" {
+            if state == "COMPLETED" && isRunPod {
+                measured(iterationStart, polls: polls)
+                next(context: context)
+            } else if state == "COMPLETED" {
                 step = .result
                 send(context: context, method: .GET, uri: requestBase + requestID, body: false)
+            } else if isRunPod && (state == "FAILED" || state == "CANCELLED" || state == "TIMED_OUT") {
+                recordError("status \(state)")
+                next(context: context)
             } else {
-                poll(context: context, uri: requestBase + requestID + "/status")
+                poll(context: context)
             }
         case .result:
             if responseStatus == 200 { measured(iterationStart, polls: polls) } else { recordError("result") }
@@ -353,14 +378,14 @@ final class ClientHandler: ChannelInboundHandler {
         }
     }
 
-    func poll(context: ChannelHandlerContext, uri: String) {
+    func poll(context: ChannelHandlerContext) {
         let interval = shared.options.pollIntervalMs
         if interval <= 0 {
-            send(context: context, method: .GET, uri: uri, body: false)
+            sendStatus(context: context, id: requestID)
         } else {
             context.eventLoop.assumeIsolated().scheduleTask(in: .microseconds(Int64(interval * 1000))) { [weak self] in
                 guard let self, let context = self.context, !self.finished else { return }
-                self.send(context: context, method: .GET, uri: uri, body: false)
+                self.sendStatus(context: context, id: self.requestID)
             }
         }
     }

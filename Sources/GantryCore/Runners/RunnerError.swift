@@ -45,10 +45,5 @@ public struct RunnerError: Error, Sendable, Equatable, CustomStringConvertible {
         RunnerError(status: 422, envelope: ErrorEnvelope(errorType: type, detail: .issues([ValidationIssue(loc: [.string("body")] + loc, msg: message, type: type)])))
     }
 
-    /// A function id is already served by something the token cannot replace (409).
-    static func conflict(_ message: String) -> RunnerError {
-        RunnerError(409, "function_conflict", message)
-    }
-
     public var description: String { "\(status) \(envelope.errorType): \(envelope.message)" }
 }
