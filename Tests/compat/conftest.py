@@ -24,7 +24,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gantry_compat import API_KEYS, REPO_ROOT  # noqa: E402
+from gantry_compat import REPO_ROOT  # noqa: E402
 
 STARTUP_DEADLINE_S = 30.0
 _LIVE: list["GantryServer"] = []
@@ -550,3 +550,29 @@ def module_runners(tmp_path_factory, request):
     pool = RunnerPool(tmp_path_factory, Path(request.node.name).stem)
     yield pool
     pool.close()
+
+
+# -- the official fal client aimed at a test server ----------------------------------------------------------------
+@pytest.fixture
+def fal(monkeypatch, tls_files):
+    """`fal(server, key)` → a fresh `fal_client.SyncClient` whose run, queue, REST and CDN bases point at `server`
+    (a TLS server: fal_client speaks https only), with no proxy in the way."""
+    import fal_client
+    import fal_client.client as fal_module
+
+    from gantry_compat import ALICE
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_files.cert))
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+    def connect(server, key: str = ALICE) -> fal_client.SyncClient:
+        base = f"https://127.0.0.1:{server.port}"
+        monkeypatch.setattr(fal_module, "RUN_URL_FORMAT", base + "/")
+        monkeypatch.setattr(fal_module, "QUEUE_URL_FORMAT", base + "/queue/")
+        monkeypatch.setattr(fal_module, "REST_URL", base)
+        monkeypatch.setattr(fal_module, "CDN_URL", base)
+        return fal_client.SyncClient(key=key)
+
+    return connect

@@ -174,3 +174,22 @@ def functions_copy(dest: Path, overrides: dict[str, dict]) -> Path:
     missing = set(overrides) - applied
     assert not missing, f"no manifest declares {missing}"
     return dest
+
+
+def bounded(events, timeout_s: float):
+    """Consumes a fal_client `iter_events` generator against a deadline; returns the events up to COMPLETED."""
+    from fal_client import Completed
+
+    deadline = time.monotonic() + timeout_s
+    collected = []
+    for event in events:
+        collected.append(event)
+        if isinstance(event, Completed):
+            return collected
+        assert time.monotonic() < deadline, f"no COMPLETED within {timeout_s} s: {collected[-3:]}"
+    return collected
+
+
+def messages(logs) -> list[str]:
+    """The messages of a status's log entries."""
+    return [entry["message"] for entry in logs or []]

@@ -18,13 +18,11 @@ import uuid
 from datetime import datetime
 from importlib.metadata import version
 
-import fal_client
-import fal_client.client as fal_module
 import pytest
 import requests
 from fal_client import Completed, FalClientHTTPError, InProgress, Queued
 
-from gantry_compat import (ALICE, API_KEYS, BOB, assert_same_pixels, data_uri, decode_data_uri, field_issues,
+from gantry_compat import (ALICE, bounded, messages, API_KEYS, BOB, assert_same_pixels, data_uri, decode_data_uri, field_issues,
                            functions_copy, make_png, read_png, wait_for)
 
 ECHO = "gantry/echo"
@@ -48,41 +46,9 @@ def single_slot_server(module_pool, tls_files, tmp_path_factory):
     return module_pool.start("tls-single-slot", tls=tls_files, api_keys=API_KEYS, functions_dir=functions)
 
 
-@pytest.fixture
-def fal(monkeypatch, tls_files):
-    """`fal(server, key)` → a fresh SyncClient whose run/queue bases point at `server`."""
-    monkeypatch.setenv("SSL_CERT_FILE", str(tls_files.cert))
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-    def connect(server, key: str = ALICE) -> fal_client.SyncClient:
-        monkeypatch.setattr(fal_module, "RUN_URL_FORMAT", f"https://127.0.0.1:{server.port}/")
-        monkeypatch.setattr(fal_module, "QUEUE_URL_FORMAT", f"https://127.0.0.1:{server.port}/queue/")
-        return fal_client.SyncClient(key=key)
-
-    return connect
-
-
 def echoed(arguments: dict) -> dict:
     """What gantry/echo returns: its input with the schema defaults applied."""
     return {"sync_mode": False, **arguments}
-
-
-def bounded(events, timeout_s: float):
-    """Consumes an iter_events generator against a deadline."""
-    deadline = time.monotonic() + timeout_s
-    collected = []
-    for event in events:
-        collected.append(event)
-        if isinstance(event, Completed):
-            return collected
-        assert time.monotonic() < deadline, f"no COMPLETED within {timeout_s} s: {collected[-3:]}"
-    return collected
-
-
-def messages(logs) -> list[str]:
-    return [entry["message"] for entry in logs or []]
 
 
 def check_log_entries(logs) -> None:

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import uuid
 
-import fal_client
-import fal_client.client as fal_module
 import pytest
 import requests
 from fal_client import FalClientHTTPError
 
-from gantry_compat import ALICE, API_KEYS, REPO_ROOT, data_uri, decode_data_uri, field_issues, make_png, read_png
+from gantry_compat import API_KEYS, REPO_ROOT, data_uri, decode_data_uri, field_issues, make_png, read_png
 
 INPAINT = "fal-ai/fooocus/inpaint"
 FIXTURES = REPO_ROOT / "Tests" / "reference" / "fixtures"
@@ -44,22 +42,6 @@ def overture():
 @pytest.fixture(scope="module")
 def tls_server(module_pool, tls_files):
     return module_pool.start("fooocus-tls", tls=tls_files, api_keys=API_KEYS, allow_egress=["127.0.0.1/32"])
-
-
-@pytest.fixture
-def fal(monkeypatch, tls_files):
-    """`fal(server)` → a fresh SyncClient whose run/queue bases point at `server`."""
-    monkeypatch.setenv("SSL_CERT_FILE", str(tls_files.cert))
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-    def connect(server) -> fal_client.SyncClient:
-        monkeypatch.setattr(fal_module, "RUN_URL_FORMAT", f"https://127.0.0.1:{server.port}/")
-        monkeypatch.setattr(fal_module, "QUEUE_URL_FORMAT", f"https://127.0.0.1:{server.port}/queue/")
-        return fal_client.SyncClient(key=ALICE)
-
-    return connect
 
 
 def test_subscribe_inpaint_returns_a_fetchable_image(tls_server, fal, overture):

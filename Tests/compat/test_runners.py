@@ -14,14 +14,12 @@ import io
 import time
 import uuid
 
-import fal_client
-import fal_client.client as fal_module
 import pytest
 import requests
 from fal_client import Completed, FalClientHTTPError, InProgress
 from PIL import Image
 
-from gantry_compat import ALICE, API_KEYS, BOB, data_uri, decode_data_uri, field_issues, make_png, wait_for
+from gantry_compat import bounded, messages, ALICE, API_KEYS, BOB, data_uri, decode_data_uri, field_issues, make_png, wait_for
 from webhook_receiver import fetch_jwks, verify_webhook
 
 RUNNER_TOKENS = "compat:compat-secret-1:compat/*|gantry-examples/*,narrow:narrow-secret-1:elsewhere/*"
@@ -39,41 +37,6 @@ def host(module_pool, tls_files):
 @pytest.fixture(scope="module")
 def runner(host, module_runners):
     return module_runners.start(host, "basic.py", token=COMPAT_TOKEN, name="basic")
-
-
-@pytest.fixture
-def fal(monkeypatch, tls_files):
-    """`fal(server, key)` → a fresh SyncClient whose run, queue, REST and CDN bases point at `server`."""
-    monkeypatch.setenv("SSL_CERT_FILE", str(tls_files.cert))
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-    def connect(server, key: str = ALICE) -> fal_client.SyncClient:
-        base = f"https://127.0.0.1:{server.port}"
-        monkeypatch.setattr(fal_module, "RUN_URL_FORMAT", base + "/")
-        monkeypatch.setattr(fal_module, "QUEUE_URL_FORMAT", base + "/queue/")
-        monkeypatch.setattr(fal_module, "REST_URL", base)
-        monkeypatch.setattr(fal_module, "CDN_URL", base)
-        return fal_client.SyncClient(key=key)
-
-    return connect
-
-
-def bounded(events, timeout_s: float):
-    """Consumes an iter_events generator against a deadline."""
-    deadline = time.monotonic() + timeout_s
-    collected = []
-    for event in events:
-        collected.append(event)
-        if isinstance(event, Completed):
-            return collected
-        assert time.monotonic() < deadline, f"no COMPLETED within {timeout_s} s: {collected[-3:]}"
-    return collected
-
-
-def messages(logs) -> list[str]:
-    return [entry["message"] for entry in logs or []]
 
 
 def http_error(excinfo) -> tuple[int, dict]:

@@ -16,7 +16,6 @@ import time
 import uuid
 
 import httpx
-import pytest
 
 from gantry_compat import ALICE, API_KEYS, assert_envelope, field_issues, wait_for
 

@@ -17,8 +17,6 @@ import subprocess
 import time
 import uuid
 
-import fal_client
-import fal_client.client as fal_module
 import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -300,21 +298,6 @@ def test_forbidden_webhook_urls_are_refused_at_submit(gantry_pool, hook_server, 
 
 
 # -- 10: fal_client ----------------------------------------------------------------------------------------------------------
-@pytest.fixture
-def fal(monkeypatch, tls_files):
-    monkeypatch.setenv("SSL_CERT_FILE", str(tls_files.cert))
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-    def connect(server, key: str) -> fal_client.SyncClient:
-        monkeypatch.setattr(fal_module, "RUN_URL_FORMAT", f"https://127.0.0.1:{server.port}/")
-        monkeypatch.setattr(fal_module, "QUEUE_URL_FORMAT", f"https://127.0.0.1:{server.port}/queue/")
-        return fal_client.SyncClient(key=key)
-
-    return connect
-
-
 def test_fal_client_submit_with_webhook_url(gantry_pool, tls_files, fal, webhook_receivers):
     server = gantry_pool.start("tls-webhooks", tls=tls_files, api_keys=API_KEYS, allow_egress=["127.0.0.1/32"],
                                extra_args=FAST_RETRIES)

@@ -10,14 +10,7 @@ struct RunnerJSON {
 
     /// The request's JSON object body, read up to `maxBytes`.
     static func read(_ request: Request, maxBytes: Int) async throws -> RunnerJSON {
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: maxBytes)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw APIError(.contentTooLarge, "request_too_large", "Request body is larger than \(maxBytes) bytes")
-        } catch is NIOTooManyBytesError {
-            throw APIError(.contentTooLarge, "request_too_large", "Request body is larger than \(maxBytes) bytes")
-        }
+        let buffer = try await request.collectBody(upTo: maxBytes)
         guard let value = try? JSONValue.parse(Data(buffer: buffer)) else {
             throw APIError.field(["body"], "Body is not valid JSON", type: "json_invalid", status: .badRequest)
         }

@@ -128,16 +128,7 @@ struct RunnerRoutes: Sendable {
               contentType.contains("/") else {
             throw APIError.field(["header", "content-type"], "Field required: the file's media type", type: "missing")
         }
-        let limit = configuration.maxUploadBytes
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: limit)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw APIError(.contentTooLarge, "request_too_large", "The file is larger than \(limit) bytes")
-        } catch is NIOTooManyBytesError {
-            throw APIError(.contentTooLarge, "request_too_large", "The file is larger than \(limit) bytes")
-        }
-        let data = Data(buffer: buffer)
+        let data = Data(buffer: try await request.collectBody(upTo: configuration.maxUploadBytes, what: "The file"))
         let header = try? ImageCodec.readHeader(data)
         let fileExtension = Self.fileExtension(name: request.headers[Self.fileNameHeader], contentType: contentType)
         let record = try await gateway.upload(token: token, requestID: id, leaseToken: lease, data: data, contentType: contentType,

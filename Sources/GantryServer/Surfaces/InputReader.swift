@@ -11,14 +11,7 @@ import NIOCore
 enum InputReader {
     /// Reads the body and admits it through the queue's one admit step (schema, submit-time check, `sync_mode`).
     static func read(_ request: Request, function: RegisteredFunction, queue: RequestQueue, maxBytes: Int) async throws -> RequestQueue.Admitted {
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: maxBytes)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw APIError(.contentTooLarge, "request_too_large", "Request body is larger than \(maxBytes) bytes")
-        } catch is NIOTooManyBytesError {
-            throw APIError(.contentTooLarge, "request_too_large", "Request body is larger than \(maxBytes) bytes")
-        }
+        let buffer = try await request.collectBody(upTo: maxBytes)
         let value: JSONValue
         if buffer.readableBytes == 0 {
             value = .object([:])
