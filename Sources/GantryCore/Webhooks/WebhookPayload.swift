@@ -40,7 +40,7 @@ public enum WebhookPayload {
             }
             body["error"] = result.status == 200 && record.state == .succeeded ? .null : .string("Invalid status code: \(result.status)")
         } else if let (message, type) = record.failure {
-            body["payload"] = .object(["detail": .string(message), "error_type": .string(type)])
+            body["payload"] = ErrorEnvelope(type, message).json
             body["error"] = .string(message)
         } else {
             body["payload"] = .null
