@@ -11,13 +11,25 @@ httpcore. `GANTRY_RUNNER_HTTP=anyio` (or a proxy in the environment) selects htt
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import socket
 import ssl
+import sys
 from typing import Any, Iterable, Optional
 
 import httpcore
 import httpx
+
+
+def _remember_missing_sniffio() -> None:
+    """httpcore tries `import sniffio` on every request; when it is not installed, each try searches sys.path again
+    (failed imports are not cached), a large share of a small request's CPU. Record its absence once."""
+    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+        sys.modules["sniffio"] = None  # type: ignore[assignment]
+
+
+_remember_missing_sniffio()
 
 _FLUSH_AT = 64 * 1024
 _PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")

@@ -12,7 +12,8 @@ from .types import Cancelled, File, Image
 if TYPE_CHECKING:  # pragma: no cover
     from PIL.Image import Image as PILImage
 
-    from .runner import Job, Runner
+    from .jobs import Job
+    from .runner import Runner
 
 __all__ = ["Context"]
 
@@ -106,7 +107,7 @@ class Context:
 
         data, content_type, extension, width, height = encode_image(image, format, quality)
         body = self._runner.blocking(lambda io: io.upload(self._job, data, content_type, f"image.{extension}"))
-        return Image.model_validate({"width": width, "height": height, **_present(body)})
+        return _image(body, width, height)
 
     async def upload_image_async(self, image: "PILImage", format: str = "png",
                                  quality: Optional[int] = None) -> Image:
@@ -114,11 +115,12 @@ class Context:
 
         data, content_type, extension, width, height = encode_image(image, format, quality)
         body = await self._runner.io.upload(self._job, data, content_type, f"image.{extension}")
-        return Image.model_validate({"width": width, "height": height, **_present(body)})
+        return _image(body, width, height)
 
     def __repr__(self) -> str:
         return f"Context(request_id={self.request_id!r}, function={self.function_id!r}, attempt={self.attempt})"
 
 
-def _present(body: dict) -> dict:
-    return {k: v for k, v in body.items() if v is not None}
+def _image(body: dict, width: int, height: int) -> Image:
+    """The uploaded file's record plus the encoded size; a null the host sends does not hide the size we know."""
+    return Image.model_validate({"width": width, "height": height, **{k: v for k, v in body.items() if v is not None}})
