@@ -5,7 +5,7 @@ import NIOCore
 extension Request {
     /// The whole body, refused with 413 and the envelope once it passes `limit` bytes.
     /// - Parameter what: names the body in the error ("Request body", "The file").
-    func collectBody(upTo limit: Int, what: String = "Request body") async throws -> ByteBuffer {
+    func bodyUpTo(_ limit: Int, what: String = "Request body") async throws -> ByteBuffer {
         do {
             return try await body.collect(upTo: limit)
         } catch let error as HTTPError where error.status == .contentTooLarge {

@@ -10,7 +10,7 @@ struct RunnerJSON {
 
     /// The request's JSON object body, read up to `maxBytes`.
     static func read(_ request: Request, maxBytes: Int) async throws -> RunnerJSON {
-        let buffer = try await request.collectBody(upTo: maxBytes)
+        let buffer = try await request.bodyUpTo(maxBytes)
         guard let value = try? JSONValue.parse(Data(buffer: buffer)) else {
             throw APIError.field(["body"], "Body is not valid JSON", type: "json_invalid", status: .badRequest)
         }

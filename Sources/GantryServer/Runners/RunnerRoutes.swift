@@ -128,7 +128,7 @@ struct RunnerRoutes: Sendable {
               contentType.contains("/") else {
             throw APIError.field(["header", "content-type"], "Field required: the file's media type", type: "missing")
         }
-        let data = Data(buffer: try await request.collectBody(upTo: configuration.maxUploadBytes, what: "The file"))
+        let data = Data(buffer: try await request.bodyUpTo(configuration.maxUploadBytes, what: "The file"))
         let header = try? ImageCodec.readHeader(data)
         let fileExtension = Self.fileExtension(name: request.headers[Self.fileNameHeader], contentType: contentType)
         let record = try await gateway.upload(token: token, requestID: id, leaseToken: lease, data: data, contentType: contentType,

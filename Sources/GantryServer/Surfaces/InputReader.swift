@@ -11,7 +11,7 @@ import NIOCore
 enum InputReader {
     /// Reads the body and admits it through the queue's one admit step (schema, submit-time check, `sync_mode`).
     static func read(_ request: Request, function: RegisteredFunction, queue: RequestQueue, maxBytes: Int) async throws -> RequestQueue.Admitted {
-        let buffer = try await request.collectBody(upTo: maxBytes)
+        let buffer = try await request.bodyUpTo(maxBytes)
         let value: JSONValue
         if buffer.readableBytes == 0 {
             value = .object([:])
