@@ -125,13 +125,26 @@ extension SQLiteJobStore {
 
     static let releaseSQL = """
         UPDATE requests SET state = 'queued', attempt = attempt - 1, \(forgetAttempt)
-        WHERE \(fenceClause)
+        WHERE \(fenceClause) AND cancel_requested = 0
+        """
+
+    /// A released attempt whose request a client cancelled meanwhile ends the request instead.
+    static let releaseCancelledSQL = """
+        UPDATE requests
+        SET state = 'cancelled', finished_at = :now, error_type = 'request_cancelled', error_message = 'Request was cancelled',
+            lease_owner = NULL, lease_expires_at = NULL
+        WHERE \(fenceClause) AND cancel_requested = 1
         """
 
     public func requestRelease(_ params: RequestReleaseParams) async throws -> Bool {
         let arguments = Self.fenceArguments(params.fence)
+        var cancelled = arguments
+        cancelled += ["now": params.now.unixSeconds]
+        let cancelledArguments = cancelled
         return try await write { db in
             try db.cachedStatement(sql: Self.releaseSQL).execute(arguments: arguments)
+            if db.changesCount == 1 { return true }
+            try db.cachedStatement(sql: Self.releaseCancelledSQL).execute(arguments: cancelledArguments)
             return db.changesCount == 1
         }
     }

@@ -47,13 +47,22 @@ extension SQLiteJobStore {
     }
 
     /// Through the rescue index (running rows only), then filtered: the running set is bounded by the claims.
-    static let runningSQL = "SELECT seq, \(RequestRow.columns) FROM requests WHERE state = 'running' AND lease_expires_at IS NOT NULL"
+    static let runningSQL = """
+        SELECT seq, id, tenant, function_id, attempt, lease_owner, started_at, cancel_requested
+        FROM requests WHERE state = 'running' AND lease_expires_at IS NOT NULL
+        """
 
-    public func requestListRunning(functionIDs: [String]) async throws -> [RequestRecord] {
+    public func requestListRunning(functionIDs: [String]) async throws -> [RunningAttempt] {
         let wanted = Set(functionIDs)
         let rows = try await pool.unsafeRead { db in
-            try db.cachedStatement(sql: Self.runningSQL).fetchAll([]) { s in
-                (Int64.fromStatement(s, atUncheckedIndex: 0) ?? 0, try RequestRecord(statement: s, offset: 1))
+            try db.cachedStatement(sql: Self.runningSQL).fetchAll([]) { s -> (Int64, RunningAttempt) in
+                guard let id = String.fromStatement(s, atUncheckedIndex: 1), let tenant = String.fromStatement(s, atUncheckedIndex: 2),
+                      let function = String.fromStatement(s, atUncheckedIndex: 3), let attempt = Int.fromStatement(s, atUncheckedIndex: 4)
+                else { throw StoreError.corrupt("a running request has a NULL column") }
+                return (Int64.fromStatement(s, atUncheckedIndex: 0) ?? 0, RunningAttempt(
+                    id: id, tenant: tenant, functionID: function, attempt: attempt, leaseOwner: String.fromStatement(s, atUncheckedIndex: 5),
+                    startedAt: Date(unixSeconds: Double.fromStatement(s, atUncheckedIndex: 6)),
+                    cancelRequested: Bool.fromStatement(s, atUncheckedIndex: 7) ?? false))
             }
         }
         return rows.filter { wanted.contains($0.1.functionID) }.sorted { $0.0 < $1.0 }.map(\.1)

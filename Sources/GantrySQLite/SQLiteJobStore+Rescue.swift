@@ -77,6 +77,18 @@ extension SQLiteJobStore {
         }
         var outcomes: [RescueOutcome] = []
         for candidate in candidates {
+            // A cancel asked for while the attempt ran ends the request here: running it again is wasted work.
+            try db.cachedStatement(sql: """
+                UPDATE requests
+                SET state = 'cancelled', finished_at = :now, error_type = 'request_cancelled',
+                    error_message = 'Request was cancelled', lease_owner = NULL, lease_expires_at = NULL
+                WHERE \(guardClause) AND cancel_requested = 1
+                """).execute(arguments: ["id": candidate.id, "attempt": candidate.attempt, "now": params.now.unixSeconds,
+                                         "prefix": params.sparingOwnerPrefix])
+            if db.changesCount == 1 {
+                outcomes.append(RescueOutcome(id: candidate.id, functionID: candidate.functionID, state: .cancelled))
+                continue
+            }
             let exhausted = candidate.attempt >= candidate.maxAttempts
             if exhausted {
                 try db.cachedStatement(sql: """

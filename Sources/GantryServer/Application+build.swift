@@ -18,6 +18,8 @@ public struct Host: Sendable {
     public let application: Application<RouterResponder<GantryRequestContext>>
     public let queue: RequestQueue
     public let runners: RunnerGateway
+    /// Begun first on shutdown: answers the long polls and the synchronous waits.
+    public let drain: DrainSignal
     public let store: any JobStore
     public let files: any FileStore
     public let publicURL: PublicURL
@@ -27,20 +29,20 @@ public struct Host: Sendable {
     /// answer the runners' long polls, so the HTTP server's own drain is not held up by them.
     public func run() async throws {
         let group = ServiceGroup(configuration: .init(
-            services: [application, DrainAnnouncer(runners: runners)], gracefulShutdownSignals: [.sigterm, .sigint],
+            services: [application, DrainAnnouncer(drain: drain)], gracefulShutdownSignals: [.sigterm, .sigint],
             logger: application.logger))
         try await group.run()
     }
 }
 
-/// Tells the runner gateway that the host is shutting down. Listed after the application in the outer service
+/// Begins the drain the moment the host is told to shut down. Listed after the application in the outer service
 /// group, it is signalled first (services shut down in reverse order).
 struct DrainAnnouncer: Service {
-    let runners: RunnerGateway
+    let drain: DrainSignal
 
     func run() async throws {
         try? await gracefulShutdown()
-        runners.beginDrain()
+        drain.begin()
     }
 }
 
@@ -77,7 +79,7 @@ public func buildApplication(
     // Runner functions a previous run registered are installed, and requests it left running are rescued, before
     // anything claims.
     let runtime = try await QueueRuntime.start(store: store, builtins: registry, environment: environment,
-                                               configuration: configuration.dispatcher, logger: logger)
+                                               configuration: configuration.dispatcher, runnerTokens: configuration.runnerTokens, logger: logger)
     let queue = runtime.queue
     let webhookKeys = try SigningKeyRing(directory: dataDirectory)
     let webhookEgress = EgressClient(policy: try EgressPolicy(allowingCIDRs: configuration.allowEgress), logger: logger)
@@ -134,5 +136,5 @@ public func buildApplication(
             logger.notice("serving", metadata: ["url": "\(publicURL.string)", "functions": "\(registry.functions.count)"])
         },
         logger: logger)
-    return Host(application: application, queue: queue, runners: runtime.runners, store: store, files: files, publicURL: publicURL, configuration: configuration)
+    return Host(application: application, queue: queue, runners: runtime.runners, drain: runtime.drain, store: store, files: files, publicURL: publicURL, configuration: configuration)
 }

@@ -145,3 +145,20 @@ struct SchemaValidatorTests {
         #expect(json("true") == .bool(true))
     }
 }
+
+/// Schemas come from runners too: one that refers back to itself through every branch of a union must not make a
+/// validation run for ever.
+@Suite("Schema validation bounds")
+struct SchemaValidationBoundsTests {
+    @Test func selfReferringUnionsAreCutOff() throws {
+        let schema = try JSONValue.parse(Data(#"""
+            {"$defs": {"x": {"anyOf": [{"$ref": "#/$defs/x"}, {"$ref": "#/$defs/x"}, {"$ref": "#/$defs/x"}]}},
+             "type": "object", "properties": {"a": {"$ref": "#/$defs/x"}}}
+            """#.utf8))
+        let started = ContinuousClock.now
+        let result = SchemaValidator(schema: schema).validate(.object(["a": .number(1)]))
+        guard case .failure(let failure) = result else { Issue.record("a self-referring union accepted a value"); return }
+        #expect(failure.issues.contains { $0.type == "schema_error" })
+        #expect(ContinuousClock.now - started < .seconds(30))
+    }
+}

@@ -122,11 +122,11 @@ struct Harness {
     let runners: RunnerGateway
     let queue: RequestQueue
 
-    init(_ functions: [RegisteredFunction], shutdownGrace: TimeInterval = 30, clock: TestClock? = nil) {
+    init(_ functions: [RegisteredFunction], shutdownGrace: TimeInterval = 30, leaseDuration: TimeInterval = 5, clock: TestClock? = nil) {
         registry = FunctionRegistry(functions: functions)
         catalog = FunctionCatalog(builtins: registry)
         var configuration = DispatcherConfiguration(
-            owner: "test-owner", leaseDuration: 5, heartbeatInterval: 0.05, pollInterval: 0.05,
+            owner: "test-owner", leaseDuration: leaseDuration, heartbeatInterval: 0.05, pollInterval: 0.05,
             shutdownGrace: shutdownGrace, sweepInterval: 0.05)
         if let clock { configuration.now = { clock.now } }
         self.configuration = configuration
@@ -140,10 +140,11 @@ struct Harness {
                                 configuration: configuration, logger: logger)
         sweeper = Sweeper(store: store, notifier: notifier, configuration: configuration, logger: logger)
         let directory = RunnerDirectory(connectedWindow: configuration.leaseDuration)
+        let drain = DrainSignal(notifier: notifier)
         runners = RunnerGateway(store: store, catalog: catalog, notifier: notifier, partials: partials, directory: directory, recorder: recorder,
-                                environment: environment, configuration: configuration, limits: .init(), logger: logger)
+                                environment: environment, configuration: configuration, limits: .init(), drain: drain, logger: logger)
         queue = RequestQueue(store: store, catalog: catalog, notifier: notifier, dispatcher: dispatcher, executor: executor, partials: partials,
-                             runners: directory, configuration: configuration, logger: logger)
+                             runners: directory, drain: drain, configuration: configuration, logger: logger)
     }
 
     /// Submits `{"name": name}` to a function.

@@ -111,6 +111,24 @@ import Testing
         }
     }
 
+    /// A cancel asked for while an attempt ran ends the request when the attempt is given back or rescued,
+    /// instead of queueing work nobody wants.
+    @Test(arguments: StoreKind.allCases)
+    func pendingCancelEndsReleasedAndRescuedRequests(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            for id in ["released", "rescued", "plain"] { try await insert(store, id) }
+            _ = try await store.requestClaim(RequestClaimParams(functionIDs: ["echo"], owner: "w", limit: 3, now: at(1), leaseDuration: 60))
+            _ = try await store.requestCancel(id: "released", now: at(2))
+            _ = try await store.requestCancel(id: "rescued", now: at(2))
+            #expect(try await store.requestRelease(RequestReleaseParams(fence: fence("released", attempt: 1, owner: "w"), now: at(3))))
+            let released = try #require(try await store.requestGet(id: "released"))
+            #expect(released.state == .cancelled && released.errorType == "request_cancelled" && same(released.finishedAt, at(3)))
+            let rescued = try await store.requestRescue(RequestRescueParams(now: at(100)))
+            #expect(rescued.map(\.state) == [.cancelled, .queued] && rescued.map(\.id) == ["rescued", "plain"])
+            #expect(try await store.requestGet(id: "rescued")?.state == .cancelled)
+        }
+    }
+
     /// Registrations persist, report whether the declaration changed, list in id order and can be removed.
     @Test(arguments: StoreKind.allCases)
     func functionRegistrations(kind: StoreKind) async throws {

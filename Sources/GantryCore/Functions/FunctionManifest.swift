@@ -56,6 +56,9 @@ public struct FunctionManifest: Sendable, Codable, Equatable {
         maxAttempts = try container.decodeIfPresent(Int.self, forKey: .maxAttempts) ?? 3
     }
 
+    /// First segments no function id may have: the host's own route prefixes.
+    public static let reservedOwners: Set<String> = ["runners", "files", "storage", "queue", "v1", "v2", "tasks", "functions", "health", "ready", "metrics"]
+
     /// Checks the values a manifest author can get wrong; the message names the field.
     public func validate() throws {
         let parts = id.split(separator: "/", omittingEmptySubsequences: false)
@@ -64,6 +67,10 @@ public struct FunctionManifest: Sendable, Codable, Equatable {
         }
         if ["workflows", "comfy"].contains(String(parts[0])) || parts.contains("requests") {
             throw ConfigurationError("manifest \(id): id must not start with a namespace or contain 'requests'")
+        }
+        // The host's own route prefixes are not function owners (their paths skip API-key checks or mean files).
+        if Self.reservedOwners.contains(String(parts[0])) {
+            throw ConfigurationError("manifest \(id): '\(parts[0])' is reserved for the host's own routes")
         }
         if concurrency < 1 || concurrency > 1024 { throw ConfigurationError("manifest \(id): concurrency must be 1...1024") }
         if timeoutSeconds <= 0 { throw ConfigurationError("manifest \(id): timeout_seconds must be positive") }

@@ -57,9 +57,13 @@ final class RunnerDirectory: Sendable {
     /// …and is forgotten after this long.
     let forgetAfter: TimeInterval
 
-    init(connectedWindow: TimeInterval, forgetAfter: TimeInterval = 600) {
+    /// …and at most this many are kept (the least recently heard of go first): instance ids are the runners' own.
+    let maxInstances: Int
+
+    init(connectedWindow: TimeInterval, forgetAfter: TimeInterval = 600, maxInstances: Int = 4_096) {
         self.connectedWindow = connectedWindow
         self.forgetAfter = forgetAfter
+        self.maxInstances = maxInstances
     }
 
     /// Records a call from an instance; `functions`, `sdk` and `inFlight` replace what was known when given.
@@ -72,8 +76,17 @@ final class RunnerDirectory: Sendable {
             if let functions { entry.functions.merge(functions) { _, new in new } }
             if let sdk { entry.sdk = sdk }
             if let inFlight { entry.inFlight = inFlight }
+            let isNew = state.instances[key] == nil
             state.instances[key] = entry
+            // Forgetting is amortised: a pass when an instance appears, not on every call of a known one.
+            guard isNew else { return }
             state.instances = state.instances.filter { now.timeIntervalSince($0.value.lastSeen) <= forgetAfter }
+            if state.instances.count > maxInstances {
+                let oldest = state.instances.values.sorted { $0.lastSeen < $1.lastSeen }.prefix(state.instances.count - maxInstances)
+                for instance in oldest { state.instances.removeValue(forKey: instance.leaseOwner) }
+            }
+            // Cancels noted for owners that are gone will never be taken.
+            state.cancels = state.cancels.filter { state.instances[$0.key] != nil }
         }
     }
 

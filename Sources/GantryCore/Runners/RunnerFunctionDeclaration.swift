@@ -24,7 +24,9 @@ public struct RunnerFunctionDeclaration: Sendable, Equatable {
         guard case .object(let object) = json else { throw RunnerError.field(loc, "A function declaration must be an object", type: "dict_type") }
         guard let id = object["id"]?.stringValue else { throw bad("id", "Field required: the function id, owner/alias[/path]", "missing") }
         let manifest = FunctionManifest(id: id, handler: "runner", inputSchema: "", outputSchema: "")
-        do { try manifest.validate() } catch { throw bad("id", "Must look like owner/alias[/path] (no namespace, no 'requests' segment)") }
+        do { try manifest.validate() } catch {
+            throw bad("id", "Must look like owner/alias[/path] (no namespace, no 'requests' segment, not one of the host's own prefixes)")
+        }
         if id.split(separator: "/").last == "stream" { throw bad("id", "The last segment may not be 'stream' (it is fal's output-stream path)") }
         self.id = id
         title = object["title"]?.stringValue

@@ -14,7 +14,11 @@ extension RunnerGateway {
     /// A long poll: up to `max` requests of `functionIDs` at once, or whatever a submit brings within `wait`.
     public func claim(token: RunnerToken, instance: String, functionIDs: [String], max: Int, wait: TimeInterval) async throws -> [Job] {
         try Self.checkInstance(instance)
+        let functionIDs = Array(Set(functionIDs)).sorted()
         guard !functionIDs.isEmpty else { throw RunnerError.field([.string("functions")], "Name at least one function", type: "too_short") }
+        guard functionIDs.count <= limits.maxClaimFunctions else {
+            throw RunnerError.field([.string("functions")], "Name at most \(limits.maxClaimFunctions) functions", type: "too_long")
+        }
         guard (1...limits.maxClaimBatch).contains(max) else {
             throw RunnerError.field([.string("max")], "Must be an integer from 1 to \(limits.maxClaimBatch)", type: "value_error")
         }
@@ -80,6 +84,9 @@ extension RunnerGateway {
     public func heartbeat(token: RunnerToken, instance: String, inFlight: [(requestID: String, leaseToken: String, cancelling: Bool)],
                           wait: TimeInterval) async throws -> HeartbeatAnswer {
         try Self.checkInstance(instance)
+        guard inFlight.count <= limits.maxInFlight else {
+            throw RunnerError.field([.string("in_flight")], "List at most \(limits.maxInFlight) requests", type: "too_long")
+        }
         let owner = RunnerLease.owner(runnerID: token.id, instance: instance)
         // Subscribe before reading the cancel flags and the mailbox, so a cancel in between still ends the wait.
         let subscription = notifier.subscribe(anyOf: [NotifierKeys.leaseOwner(owner), NotifierKeys.drain])
@@ -97,9 +104,12 @@ extension RunnerGateway {
         let expires = configuration.now().addingTimeInterval(configuration.leaseDuration)
         let outcomes = try await store.requestHeartbeat(items.map { RequestHeartbeatParams(fence: $0.1, leaseExpiresAt: expires) })
         var cancel = Set<String>()
+        let now = configuration.now()
         for ((requestID, fence), outcome) in zip(items, outcomes) {
             switch outcome {
-            case .renewed(let cancelRequested): if cancelRequested { cancel.insert(requestID) }
+            case .renewed(let cancelRequested):
+                _ = attempts.get(fence, now: now)  // keeps a quiet attempt's entry (and its log-line count) alive
+                if cancelRequested { cancel.insert(requestID) }
             case .lost:
                 lost.append(requestID)
                 attempts.remove(fence)
@@ -124,7 +134,7 @@ extension RunnerGateway {
         guard !runnerFunctions.isEmpty, let running = try? await store.requestListRunning(functionIDs: runnerFunctions) else { return }
         let now = configuration.now()
         for record in running {
-            guard let fence = LeaseFence(record), fence.owner.hasPrefix(RunnerLease.ownerPrefix),
+            guard let fence = record.fence, fence.owner.hasPrefix(RunnerLease.ownerPrefix),
                   let function = catalog.function(id: record.functionID), let started = record.startedAt,
                   now.timeIntervalSince(started) > function.manifest.timeoutSeconds + limits.timeoutGrace else { continue }
             var requestLogger = logger

@@ -34,13 +34,12 @@ extension RunnerGateway {
     public func events(token: RunnerToken, requestID: String, leaseToken: String, logs: [LogEntry], progress: Double?,
                        partialOutputs: [JSONValue]) async throws -> Bool {
         let (attempt, record) = try await held(requestID, leaseToken: leaseToken, token: token, read: true)
-        for (index, partial) in partialOutputs.enumerated() {
-            let size = partial.encoded().count
-            guard size <= limits.maxPartialBytes else {
-                throw RunnerError.field([.string("partial"), .number(Double(index))], "Larger than \(limits.maxPartialBytes) bytes", type: "too_long")
-            }
-            partials.publish(requestID, partial, size: size)
+        // Every item is checked before any is applied, so a refused call changes nothing (its retry duplicates nothing).
+        let sizes = partialOutputs.map { $0.encoded().count }
+        if let index = sizes.firstIndex(where: { $0 > limits.maxPartialBytes }) {
+            throw RunnerError.field([.string("partial"), .number(Double(index))], "Larger than \(limits.maxPartialBytes) bytes", type: "too_long")
         }
+        for (partial, size) in zip(partialOutputs, sizes) { partials.publish(requestID, partial, size: size) }
         if !logs.isEmpty {
             await attempt.info.reporter.append(logs.map { entry in
                 var entry = entry
@@ -57,7 +56,8 @@ extension RunnerGateway {
     /// Stores an output file of a running attempt under the request's tenant (a `data:` URI in `sync_mode`).
     public func upload(token: RunnerToken, requestID: String, leaseToken: String, data: Data, contentType: String,
                        fileExtension: String, width: Int?, height: Int?) async throws -> ImageRecord {
-        let (attempt, _) = try await held(requestID, leaseToken: leaseToken, token: token)
+        // Always against the row: a runner whose lease was rescued must not write into the tenant's store.
+        let (attempt, _) = try await held(requestID, leaseToken: leaseToken, token: token, read: true)
         let key = environment.naming.makeKey(tenant: attempt.info.tenant, fileExtension: fileExtension, now: configuration.now())
         let fileName = String(key.split(separator: "/").last ?? Substring(key))
         if attempt.info.syncMode {
@@ -71,7 +71,7 @@ extension RunnerGateway {
 
     /// Reads a file of this host's store that an attempt's input names, under the request's tenant.
     public func readInput(token: RunnerToken, requestID: String, leaseToken: String, url: String) async throws -> StoredFile {
-        let (attempt, _) = try await held(requestID, leaseToken: leaseToken, token: token)
+        let (attempt, _) = try await held(requestID, leaseToken: leaseToken, token: token, read: true)
         let notFound = RunnerError(404, "file_not_found", "No file at \(url) for this request")
         let prefix = environment.publicURL.string + "/files/"
         guard url.hasPrefix(prefix) else { throw notFound }

@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import ServiceLifecycle
-import Synchronization
 
 /// The host side of the runner protocol (`docs/runner-protocol.md`), without HTTP: registration, long-poll claims,
 /// heartbeats that carry cancellations, events, files and results, each fenced by the attempt's lease. A runner is
@@ -17,6 +16,10 @@ public final class RunnerGateway: Service, Sendable {
         public var maxClaimWait: TimeInterval = 30
         /// Most jobs one claim returns.
         public var maxClaimBatch = 256
+        /// Most functions one claim names.
+        public var maxClaimFunctions = 64
+        /// Most requests one heartbeat (or one batched result post) lists.
+        public var maxInFlight = 1_024
         /// Longest message of one log line (longer ones are cut).
         public var maxLogMessageBytes = 16 * 1024
         /// Largest partial output.
@@ -38,10 +41,12 @@ public final class RunnerGateway: Service, Sendable {
     public let limits: Limits
     let logger: Logger
     let attempts = AttemptTable()
-    private let draining = Mutex(false)
+    let drain: DrainSignal
 
     init(store: any JobStore, catalog: FunctionCatalog, notifier: ChangeNotifier, partials: PartialOutputs, directory: RunnerDirectory,
-         recorder: AttemptRecorder, environment: RunEnvironment, configuration: DispatcherConfiguration, limits: Limits, logger: Logger) {
+         recorder: AttemptRecorder, environment: RunEnvironment, configuration: DispatcherConfiguration, limits: Limits,
+         drain: DrainSignal, logger: Logger) {
+        self.drain = drain
         self.store = store
         self.catalog = catalog
         self.notifier = notifier
@@ -59,27 +64,24 @@ public final class RunnerGateway: Service, Sendable {
     /// The longest heartbeat wait: a third of the lease, so a looping runner renews well before expiry.
     public var maxHeartbeatWait: TimeInterval { configuration.leaseDuration / 3 }
 
-    var isDraining: Bool { draining.withLock { $0 } }
+    var isDraining: Bool { drain.isDraining }
 
+    /// Ends overdue attempts once a sweep interval until this service's own shutdown signal (the drain that answers
+    /// long polls begins earlier, through `DrainSignal`; returning then would end the service group early).
     public func run() async throws {
         await withGracefulShutdownHandler {
-            while !Task.isCancelled && !self.isDraining {
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 guard (try? await Task.sleep(for: .seconds(self.configuration.sweepInterval))) != nil else { return }
                 await self.endOverdueAttempts()
                 self.attempts.prune(olderThan: self.configuration.now().addingTimeInterval(-2 * self.configuration.leaseDuration - 600))
             }
         } onGracefulShutdown: {
-            self.beginDrain()
+            self.drain.begin()
         }
     }
 
-    /// Answers every waiting claim and heartbeat at once and refuses new claims (the host is shutting down).
-    /// The host calls it as soon as the shutdown begins, before the HTTP server waits for in-flight requests:
-    /// a long poll would otherwise hold the shutdown up for its whole wait.
-    public func beginDrain() {
-        draining.withLock { $0 = true }
-        notifier.publish(NotifierKeys.drain)
-    }
+    /// The host's clock (tests inject their own).
+    public func now() -> Date { configuration.now() }
 
     /// Every instance heard from recently, and whether it counts as connected.
     public func instances() -> [(instance: RunnerInstance, connected: Bool)] {
@@ -133,9 +135,26 @@ public final class RunnerGateway: Service, Sendable {
         return results
     }
 
-    /// Installs the registrations a previous run of the host stored (at start-up, before serving).
-    func installStoredRegistrations() async throws {
+    /// Removes a runner function (a built-in one with its id serves again); 404 when none was registered. Requests
+    /// already queued stay queued (a later registration serves them).
+    public func unregister(token: RunnerToken, functionID: String) async throws {
+        guard token.allows(functionID) else { throw RunnerError.forbidden(functionID) }
+        guard try await store.functionRegistrationDelete(functionID: functionID) else { throw RunnerError.functionNotFound(functionID) }
+        catalog.remove(functionID)
+        notifier.publish(NotifierKeys.catalog)
+        logger.notice("runner function unregistered", metadata: ["function": "\(functionID)", "runner": "\(token.id)"])
+    }
+
+    /// Installs the registrations a previous run of the host stored (at start-up, before serving), those that a
+    /// configured runner token may still serve: without one, nothing could ever claim the function's requests (and a
+    /// built-in id it took over would stay taken).
+    func installStoredRegistrations(servableBy tokens: [RunnerToken]) async throws {
         for registration in try await store.functionRegistrationList() {
+            guard tokens.contains(where: { $0.allows(registration.functionID) }) else {
+                logger.notice("a stored runner function is not installed: no runner token may serve it",
+                              metadata: ["function": "\(registration.functionID)"])
+                continue
+            }
             do {
                 let json = try JSONValue.parse(registration.declaration)
                 catalog.install(try RunnerFunctionDeclaration(json: json, loc: []).registeredFunction)

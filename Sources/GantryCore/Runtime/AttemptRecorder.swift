@@ -32,9 +32,10 @@ struct AttemptRecorder: Sendable {
         return recorded
     }
 
-    /// Puts the attempt back in the queue without counting it; false when the fence no longer held.
+    /// Puts the attempt back in the queue without counting it (or ends it cancelled when a cancel is pending);
+    /// false when the fence no longer held.
     func release(_ fence: LeaseFence, functionID: String) async throws -> Bool {
-        let released = try await store.requestRelease(RequestReleaseParams(fence: fence))
+        let released = try await store.requestRelease(RequestReleaseParams(fence: fence, now: now()))
         if released {
             notifier.publish(NotifierKeys.request(fence.requestID))
             notifier.publish(NotifierKeys.work(functionID))

@@ -10,6 +10,8 @@ public struct QueueRuntime: Sendable {
     public let queue: RequestQueue
     /// The runner protocol, for the runner routes.
     public let runners: RunnerGateway
+    /// Begun as the first step of a shutdown: answers runners' long polls and synchronous waits on the queue.
+    public let drain: DrainSignal
     /// The long-running parts, in start order: executor (deadlines), dispatcher, sweeper, runner gateway.
     public let services: [any Service]
 
@@ -17,7 +19,7 @@ public struct QueueRuntime: Sendable {
     /// previous process left running, before anything claims.
     public static func start(
         store: any JobStore, builtins: FunctionRegistry, environment: RunEnvironment, configuration: DispatcherConfiguration,
-        runnerLimits: RunnerGateway.Limits = .init(), logger: Logger
+        runnerTokens: [RunnerToken] = [], runnerLimits: RunnerGateway.Limits = .init(), logger: Logger
     ) async throws -> QueueRuntime {
         let catalog = FunctionCatalog(builtins: builtins)
         let notifier = ChangeNotifier()
@@ -29,13 +31,14 @@ public struct QueueRuntime: Sendable {
                                     partials: partials, configuration: configuration, logger: logger)
         let sweeper = Sweeper(store: store, notifier: notifier, configuration: configuration, logger: logger)
         let directory = RunnerDirectory(connectedWindow: configuration.leaseDuration)
+        let drain = DrainSignal(notifier: notifier)
         let runners = RunnerGateway(store: store, catalog: catalog, notifier: notifier, partials: partials, directory: directory,
                                     recorder: recorder, environment: environment, configuration: configuration, limits: runnerLimits,
-                                    logger: logger)
-        try await runners.installStoredRegistrations()
+                                    drain: drain, logger: logger)
+        try await runners.installStoredRegistrations(servableBy: runnerTokens)
         try await sweeper.recoverAtStart()
         let queue = RequestQueue(store: store, catalog: catalog, notifier: notifier, dispatcher: dispatcher, executor: executor,
-                                 partials: partials, runners: directory, configuration: configuration, logger: logger)
-        return QueueRuntime(queue: queue, runners: runners, services: [executor, dispatcher, sweeper, runners])
+                                 partials: partials, runners: directory, drain: drain, configuration: configuration, logger: logger)
+        return QueueRuntime(queue: queue, runners: runners, drain: drain, services: [executor, dispatcher, sweeper, runners])
     }
 }

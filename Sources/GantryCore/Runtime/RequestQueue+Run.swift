@@ -35,14 +35,25 @@ extension RequestQueue {
             logger.error("could not queue a synchronous run", metadata: ["error": "\(error)"])
             return SyncAnswer(requestID: UUID().uuidString.lowercased(), completion: .failed(.failed("Could not queue the request", errorType: "internal_error")))
         }
-        let finished = try? await waitUntilFinished(id: record.id, tenant: tenant)
+        var finished: RequestRecord?
+        var watch = watch(id: record.id, tenant: tenant, alsoWakingOn: [NotifierKeys.drain])
+        defer { watch.close() }
+        // Until it ends, the client goes away, or the host shuts down (the request stays queued for after).
+        while !Task.isCancelled && !drain.isDraining, let current = try? await watch.next(timeout: .seconds(1)) {
+            if current.state.isTerminal {
+                finished = current
+                break
+            }
+        }
         if finished == nil && Task.isCancelled {
             // The client went away: nobody will read the answer, so the work is not worth doing. Store writes run
             // to completion even from a cancelled task.
             _ = try? await cancel(id: record.id, tenant: tenant)
         }
         guard let finished, let completion = Completion(stored: finished) ?? Self.expiredCompletion(finished) else {
-            return SyncAnswer(requestID: record.id, completion: .failed(Completion.stoppedError))
+            return SyncAnswer(requestID: record.id, completion: .failed(FunctionError(
+                status: 503, errorType: "host_shutting_down",
+                detail: .message("The host is shutting down; the request stays queued (\(record.id)) and runs when a runner claims it"))))
         }
         return SyncAnswer(requestID: record.id, completion: completion)
     }

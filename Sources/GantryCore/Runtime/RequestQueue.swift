@@ -13,6 +13,7 @@ public struct RequestQueue: Sendable {
     let executor: RunExecutor
     let partials: PartialOutputs
     let runners: RunnerDirectory
+    let drain: DrainSignal
     let configuration: DispatcherConfiguration
     let logger: Logger
 
@@ -150,6 +151,13 @@ public struct RequestQueue: Sendable {
         RequestWatch(store: store, notifier: notifier, id: id, tenant: tenant, partialOutputs: partialOutputs, recheck: .seconds(1))
     }
 
+    /// A watch whose waits also end when any of `keys` is published.
+    func watch(id: String, tenant: String, alsoWakingOn keys: [String]) -> RequestWatch {
+        var watch = watch(id: id, tenant: tenant)
+        watch.extraKeys = keys
+        return watch
+    }
+
     /// Waits until the request of `tenant` is terminal and returns it; nil when it does not exist (or was pruned).
     public func waitUntilFinished(id: String, tenant: String) async throws -> RequestRecord? {
         var watch = watch(id: id, tenant: tenant)
@@ -194,7 +202,7 @@ public struct RequestQueue: Sendable {
     }
 
     /// The running requests of `tenant` among `functionIDs`, wherever they run (this process or runners).
-    public func running(tenant: String, functionIDs: [String]) async throws -> [RequestRecord] {
+    public func running(tenant: String, functionIDs: [String]) async throws -> [RunningAttempt] {
         try await store.requestListRunning(functionIDs: functionIDs).filter { $0.tenant == tenant }
     }
 

@@ -12,6 +12,8 @@ public struct RequestWatch: Sendable {
     let tenant: String
     /// Whether new partial outputs count as changes (the output stream).
     let partialOutputs: Bool
+    /// More keys that end a wait early (the drain).
+    var extraKeys: [String] = []
     /// Re-read at least this often even without a change notice.
     let recheck: Duration
     private var subscription: Subscription?
@@ -33,7 +35,7 @@ public struct RequestWatch: Sendable {
             await subscription.wait(timeout: min(timeout, recheck))
             subscription.cancel()
         }
-        let keys = partialOutputs ? [NotifierKeys.request(id), NotifierKeys.partial(id)] : [NotifierKeys.request(id)]
+        let keys = (partialOutputs ? [NotifierKeys.request(id), NotifierKeys.partial(id)] : [NotifierKeys.request(id)]) + extraKeys
         subscription = notifier.subscribe(anyOf: keys)
         guard let record = try await store.requestGet(id: id), record.tenant == tenant else {
             close()

@@ -57,8 +57,8 @@ public final class Sweeper: Service, Sendable {
         for outcome in rescued {
             logger.warning("rescued a request whose runner disappeared", metadata: ["request_id": "\(outcome.id)", "state": "\(outcome.state.rawValue)"])
             await note(outcome)
-            if outcome.state == .failed {
-                RuntimeMetrics.shared.finished(outcome.functionID, .failed).increment()
+            if outcome.state.isTerminal {
+                RuntimeMetrics.shared.finished(outcome.functionID, outcome.state).increment()
             }
             notifier.publish(NotifierKeys.request(outcome.id))
             notifier.publish(NotifierKeys.work(outcome.functionID))
@@ -69,9 +69,11 @@ public final class Sweeper: Service, Sendable {
     private func note(_ outcome: RescueOutcome) async {
         guard let record = try? await store.requestGet(id: outcome.id) else { return }
         let lost = record.attempt
-        let message = outcome.state == .queued
-            ? "attempt \(lost) of \(record.maxAttempts) lost: its runner stopped renewing the lease; queued again for attempt \(lost + 1)"
-            : "attempt \(lost) of \(record.maxAttempts) lost: its runner stopped renewing the lease; no attempts left"
+        let message = switch outcome.state {
+        case .queued: "attempt \(lost) of \(record.maxAttempts) lost: its runner stopped renewing the lease; queued again for attempt \(lost + 1)"
+        case .cancelled: "attempt \(lost) of \(record.maxAttempts) lost: its runner stopped renewing the lease after a cancel; the request ends cancelled"
+        default: "attempt \(lost) of \(record.maxAttempts) lost: its runner stopped renewing the lease; no attempts left"
+        }
         try? await store.logAppend(requestID: outcome.id, entries: [LogEntry(message: message, level: .warn, source: "GANTRY", timestamp: configuration.now())])
     }
 

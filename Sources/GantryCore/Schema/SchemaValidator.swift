@@ -28,7 +28,8 @@ public struct SchemaValidator: Sendable {
     /// Returns the input with defaults applied, or every issue found.
     public func validate(_ input: JSONValue) -> Result<JSONValue, ValidationFailure> {
         var issues: [ValidationIssue] = []
-        let value = check(input, against: schema, at: [.string("body")], issues: &issues)
+        var visits = 0
+        let value = check(input, against: schema, at: [.string("body")], issues: &issues, visits: &visits)
         return issues.isEmpty ? .success(value) : .failure(ValidationFailure(issues: issues))
     }
 
@@ -51,29 +52,35 @@ public struct SchemaValidator: Sendable {
     /// refers to itself through `anyOf`/`$ref` (a runner may declare anything) ends there instead of looping.
     static let maxSchemaHops = 64
 
+    /// How many schema nodes one validation may visit in all: `anyOf` branches that each refer back to the union
+    /// multiply, so a declared schema could otherwise make every submit cost without bound.
+    static let maxVisits = 100_000
+
     private func check(_ value: JSONValue, against rawNode: JSONValue, at loc: [JSONValue], issues: inout [ValidationIssue],
-                       hops: Int = 0) -> JSONValue {
-        guard hops < Self.maxSchemaHops else {
-            issues.append(ValidationIssue(loc: loc, msg: "The schema nests references too deeply to check this value", type: "schema_error"))
+                       visits: inout Int, hops: Int = 0) -> JSONValue {
+        visits += 1
+        guard hops < Self.maxSchemaHops, visits <= Self.maxVisits else {
+            // Every check past the limit fails, so no branch of a union can pass by being cut short.
+            issues.append(ValidationIssue(loc: loc, msg: "The schema is too complex to check this value against", type: "schema_error"))
             return value
         }
         let node = resolve(rawNode)
         if let parts = node["allOf"]?.arrayValue {
             // Every part applies, each seeing the defaults the previous ones filled in.
             var current = value
-            for part in parts { current = check(current, against: part, at: loc, issues: &issues, hops: hops + 1) }
+            for part in parts { current = check(current, against: part, at: loc, issues: &issues, visits: &visits, hops: hops + 1) }
             var rest = node.objectValue ?? [:]
             rest.removeValue(forKey: "allOf")
-            return rest.isEmpty ? current : check(current, against: .object(rest), at: loc, issues: &issues, hops: hops + 1)
+            return rest.isEmpty ? current : check(current, against: .object(rest), at: loc, issues: &issues, visits: &visits, hops: hops + 1)
         }
         if let options = (node["anyOf"] ?? node["oneOf"])?.arrayValue {
             for option in options {
                 var optionIssues: [ValidationIssue] = []
-                let checked = check(value, against: option, at: loc, issues: &optionIssues, hops: hops + 1)
+                let checked = check(value, against: option, at: loc, issues: &optionIssues, visits: &visits, hops: hops + 1)
                 if optionIssues.isEmpty { return checked }
             }
             var firstIssues: [ValidationIssue] = []
-            if let first = options.first { _ = check(value, against: first, at: loc, issues: &firstIssues, hops: hops + 1) }
+            if let first = options.first { _ = check(value, against: first, at: loc, issues: &firstIssues, visits: &visits, hops: hops + 1) }
             issues.append(contentsOf: firstIssues.isEmpty ? [ValidationIssue(loc: loc, msg: "Input does not match any allowed form", type: "union_error")] : firstIssues)
             return value
         }
@@ -95,7 +102,7 @@ public struct SchemaValidator: Sendable {
             checkItems(items.count, node: node, at: loc, issues: &issues)
             if let itemSchema = node["items"] {
                 return .array(items.enumerated().map { index, item in
-                    check(item, against: itemSchema, at: loc + [.number(Double(index))], issues: &issues)
+                    check(item, against: itemSchema, at: loc + [.number(Double(index))], issues: &issues, visits: &visits)
                 })
             }
         case .object(var object):
@@ -105,7 +112,7 @@ public struct SchemaValidator: Sendable {
             }
             for (name, propertySchema) in properties.sorted(by: { $0.key < $1.key }) {
                 if let present = object[name] {
-                    object[name] = check(present, against: propertySchema, at: loc + [.string(name)], issues: &issues)
+                    object[name] = check(present, against: propertySchema, at: loc + [.string(name)], issues: &issues, visits: &visits)
                 } else if let fallback = resolve(propertySchema)["default"] {
                     object[name] = fallback
                 }

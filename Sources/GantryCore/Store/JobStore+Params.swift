@@ -127,9 +127,12 @@ public struct RequestCancelledParams: Sendable {
 /// Parameters of `JobStore.requestRelease`.
 public struct RequestReleaseParams: Sendable {
     public var fence: LeaseFence
+    /// When the request ends, if a cancel was asked for meanwhile (it is cancelled rather than requeued).
+    public var now: Date
 
-    public init(fence: LeaseFence) {
+    public init(fence: LeaseFence, now: Date = Date()) {
         self.fence = fence
+        self.now = now
     }
 }
 
@@ -148,5 +151,32 @@ public struct FunctionRegistration: Sendable, Equatable {
         self.declaration = declaration
         self.registeredBy = registeredBy
         self.updatedAt = updatedAt
+    }
+}
+
+/// A running attempt as `JobStore.requestListRunning` lists it: who holds it and since when, without the input
+/// and result bodies (a list read every sweep must not carry megabytes of images).
+public struct RunningAttempt: Sendable, Equatable {
+    public var id: String
+    public var tenant: String
+    public var functionID: String
+    public var attempt: Int
+    public var leaseOwner: String?
+    public var startedAt: Date?
+    public var cancelRequested: Bool
+
+    public init(id: String, tenant: String, functionID: String, attempt: Int, leaseOwner: String?, startedAt: Date?, cancelRequested: Bool) {
+        self.id = id
+        self.tenant = tenant
+        self.functionID = functionID
+        self.attempt = attempt
+        self.leaseOwner = leaseOwner
+        self.startedAt = startedAt
+        self.cancelRequested = cancelRequested
+    }
+
+    /// The attempt's fence, when it is leased.
+    public var fence: LeaseFence? {
+        leaseOwner.map { LeaseFence(requestID: id, attempt: attempt, owner: $0) }
     }
 }

@@ -40,15 +40,17 @@ public protocol JobStore: Sendable {
     func requestCancel(id: String, now: Date) async throws -> CancelOutcome
 
     /// Puts a running attempt back to `queued` without counting it (graceful shutdown released it unfinished):
-    /// `attempt - 1`, lease cleared. Only while `params.fence` holds.
+    /// `attempt - 1`, lease cleared; a request whose cancel was asked for meanwhile ends `cancelled` instead.
+    /// Only while `params.fence` holds (false otherwise).
     func requestRelease(_ params: RequestReleaseParams) async throws -> Bool
 
     /// The running requests of the given functions, oldest first (the running set is small: at most the claims).
-    func requestListRunning(functionIDs: [String]) async throws -> [RequestRecord]
+    func requestListRunning(functionIDs: [String]) async throws -> [RunningAttempt]
 
     /// Rescues running requests whose lease expired before `params.now` (or every running request when
-    /// `params.includeUnexpiredLeases`, used at start-up of a single-process host): back to `queued` when
-    /// `attempt < maxAttempts`, else `failed` with `errorType = "runner_disconnected"`. Each row is guarded.
+    /// `params.includeUnexpiredLeases`, used at start-up of a single-process host): `cancelled` when a cancel was
+    /// asked for, else back to `queued` when `attempt < maxAttempts`, else `failed` with
+    /// `errorType = "runner_disconnected"`. Each row is guarded.
     func requestRescue(_ params: RequestRescueParams) async throws -> [RescueOutcome]
 
     /// Moves queued requests whose start deadline is before `now` to `expired`; returns their ids.

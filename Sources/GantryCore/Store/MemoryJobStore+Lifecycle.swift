@@ -68,18 +68,26 @@ extension MemoryJobStore {
     public func requestRelease(_ params: RequestReleaseParams) async throws -> Bool {
         withTables { tables in
             guard let row = tables.rows[params.fence.requestID], row.holds(params.fence) else { return false }
-            tables.update(params.fence.requestID, to: .queued) { $0.attempt -= 1 }
+            if row.record.cancelRequested {
+                tables.update(params.fence.requestID, to: .cancelled) { Tables.endCancelled(&$0, now: params.now) }
+            } else {
+                tables.update(params.fence.requestID, to: .queued) { $0.attempt -= 1 }
+            }
             return true
         }
     }
 
-    public func requestListRunning(functionIDs: [String]) async throws -> [RequestRecord] {
+    public func requestListRunning(functionIDs: [String]) async throws -> [RunningAttempt] {
         let wanted = Set(functionIDs)
         return withTables { tables in
             tables.running.compactMap { tables.rows[$0] }
                 .filter { wanted.contains($0.record.functionID) }
                 .sorted { $0.seq < $1.seq }
-                .map(\.record)
+                .map { row in
+                    let record = row.record
+                    return RunningAttempt(id: record.id, tenant: record.tenant, functionID: record.functionID, attempt: record.attempt,
+                                          leaseOwner: record.leaseOwner, startedAt: record.startedAt, cancelRequested: record.cancelRequested)
+                }
         }
     }
 

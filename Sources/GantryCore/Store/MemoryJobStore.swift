@@ -194,6 +194,10 @@ struct Tables {
             // The attempt may have finished, been released or renewed its lease since it was read.
             guard let row = rows[candidate.id], row.isRunning(attempt: candidate.attempt),
                   params.rescues(owner: row.record.leaseOwner, leaseExpiresAt: row.record.leaseExpiresAt) else { return nil }
+            if row.record.cancelRequested {
+                update(candidate.id, to: .cancelled) { Tables.endCancelled(&$0, now: params.now) }
+                return RescueOutcome(id: candidate.id, functionID: row.record.functionID, state: .cancelled)
+            }
             let exhausted = row.record.attempt >= row.record.maxAttempts
             update(candidate.id, to: exhausted ? .failed : .queued) { record in
                 guard exhausted else { return }
@@ -205,6 +209,13 @@ struct Tables {
             let state: RequestState = exhausted ? .failed : .queued
             return RescueOutcome(id: candidate.id, functionID: row.record.functionID, state: state)
         }
+    }
+
+    /// What ending a request cancelled without its runner (release, rescue) writes, as the SQL stores do.
+    static func endCancelled(_ record: inout RequestRecord, now: Date) {
+        record.finishedAt = now
+        record.errorType = "request_cancelled"
+        record.errorMessage = "Request was cancelled"
     }
 
     /// Moves a request to `next`, keeping the indexes and counts in step. Leaving `running` always drops the

@@ -9,6 +9,9 @@ extension RunnerRoutes {
         let token = try auth.token(request)
         let body = try await RunnerJSON.read(request, maxBytes: configuration.maxBodyBytes)
         let items = try body.array("results")
+        guard items.count <= gateway.limits.maxInFlight else {
+            throw APIError.field(["body", "results"], "List at most \(gateway.limits.maxInFlight) results", type: "too_long")
+        }
         let answers = await withTaskGroup(of: (Int, JSONValue).self) { group in
             for (index, item) in items.enumerated() {
                 group.addTask { (index, await self.resultItem(item, index: index, token: token)) }

@@ -25,6 +25,13 @@ struct RunnerRoutes: Sendable {
         group.post("heartbeat") { request, _ in try await guarded { try await heartbeat(request) } }
         group.post("results") { request, _ in try await guarded { try await results(request) } }
         group.get("runners") { request, _ in try listRunners(request) }
+        group.delete("functions/**") { request, context in
+            try await guarded {
+                let id = context.parameters.getCatchAll().joined(separator: "/")
+                try await gateway.unregister(token: try auth.token(request), functionID: id)
+                return .json(.object(["id": .string(id), "unregistered": .bool(true)]))
+            }
+        }
         group.post("requests/:id/events") { request, context in try await guarded { try await events(request, id: context.id) } }
         group.post("requests/:id/files") { request, context in try await guarded { try await upload(request, id: context.id) } }
         group.get("requests/:id/files") { request, context in try await guarded { try await readInput(request, id: context.id) } }

@@ -14,6 +14,8 @@ struct AdminRoutes: Sendable {
     let configuration: ServerConfiguration
     /// The OpenAPI document, rebuilt when the set of functions changes (a runner registered one).
     let openAPI = OpenAPICache()
+    /// The runner instances `/metrics` has series for, so a forgotten one's series are removed.
+    let reportedRunners = ReportedLabels()
 
     func register(on router: Router<GantryRequestContext>) {
         router.get("/health") { _, _ in Response.json(.object(["status": .string("ok")])) }
@@ -77,16 +79,38 @@ struct AdminRoutes: Sendable {
 
     /// Runner instances: capacity, in-flight work and heartbeat age per instance, connected instances per function.
     private func refreshRunnerGauges() {
-        let now = Date()
+        let now = runners.now()
+        var current = Set<String>()
         for (instance, connected) in runners.instances() {
             let label = "\(instance.runnerID)/\(instance.instance)"
+            current.insert(label)
             Gauge(label: "gantry_runner_capacity", dimensions: [("runner", label)]).record(connected ? instance.capacity : 0)
             Gauge(label: "gantry_runner_in_flight", dimensions: [("runner", label)]).record(connected ? instance.inFlight : 0)
             Gauge(label: "gantry_runner_last_heartbeat_age_seconds", dimensions: [("runner", label)])
                 .record(now.timeIntervalSince(instance.lastSeen))
         }
+        // Each runner start is a new instance: the series of forgotten ones go, or /metrics would grow for ever.
+        let gone = reportedRunners.replace(with: current)
+        for label in gone {
+            for name in ["gantry_runner_capacity", "gantry_runner_in_flight", "gantry_runner_last_heartbeat_age_seconds"] {
+                Gauge(label: name, dimensions: [("runner", label)]).destroy()
+            }
+        }
         for function in queue.functions where function.isRunnerFunction {
             Gauge(label: "gantry_runner_instances", dimensions: [("function", function.id)]).record(runners.servingCount(function.id))
+        }
+    }
+}
+
+/// The label values a set of series was last reported with.
+final class ReportedLabels: Sendable {
+    private let labels = Mutex<Set<String>>([])
+
+    /// Replaces the set and returns the labels no longer in it.
+    func replace(with current: Set<String>) -> Set<String> {
+        labels.withLock { labels in
+            defer { labels = current }
+            return labels.subtracting(current)
         }
     }
 }

@@ -69,6 +69,7 @@ struct FalOutputStream {
     /// The last event: the output, or the error envelope.
     private static func final(_ record: RequestRecord) -> JSONValue {
         if record.state == .succeeded, let body = record.result?.body, let output = try? JSONValue.parse(body) { return output }
+        if record.state == .expired { return ErrorEnvelope("request_timeout", "Request timed out before it started").json }
         if let error = Completion(stored: record)?.error { return error.envelope.json }
         let (message, type) = record.failure ?? ("Request failed", "function_error")
         return ErrorEnvelope(type, message).json

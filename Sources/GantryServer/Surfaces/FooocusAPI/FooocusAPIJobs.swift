@@ -92,7 +92,7 @@ struct FooocusAPIJobs: Sendable {
     }
 
     /// The tenant's running fooocus requests, wherever they run (this process or a runner).
-    func running(tenant: String) async throws -> [RequestRecord] {
+    func running(tenant: String) async throws -> [RunningAttempt] {
         try await queue.running(tenant: tenant, functionIDs: Array(FooocusAPITranslation.functionIDs))
     }
 
