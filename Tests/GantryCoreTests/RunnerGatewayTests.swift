@@ -235,4 +235,34 @@ struct RunnerGatewayTests {
         let completed = try await answer
         #expect(completed.requestID == syncJob.record.id && completed.completion == .succeeded(Data(#"{"ok":true}"#.utf8)))
     }
+
+    /// A runner may take over a built-in id its token covers; unregistering gives it back. A stored registration no
+    /// configured token may serve is not installed at start-up.
+    @Test func takeOverUnregisterAndStoredRegistrations() async throws {
+        let builtin = GantryCoreTests.registered(manifest("acme/blur"), ProbeFunction(probe: Probe()))
+        let harness = Harness([builtin])
+        #expect(harness.queue.function(id: "acme/blur")?.isRunnerFunction == false)
+        let results = try await harness.runners.register(token: Self.token, instance: "box", sdk: nil, functions: [Self.declaration])
+        #expect(results.first?.replacesBuiltin == true)
+        #expect(harness.queue.function(id: "acme/blur")?.isRunnerFunction == true)
+        try await harness.runners.unregister(token: Self.token, functionID: "acme/blur")
+        #expect(harness.queue.function(id: "acme/blur")?.isRunnerFunction == false)
+        await #expect(throws: RunnerError.functionNotFound("acme/blur")) {
+            try await harness.runners.unregister(token: Self.token, functionID: "acme/blur")
+        }
+        await #expect(throws: RunnerError.forbidden("other/x")) {
+            try await harness.runners.unregister(token: Self.token, functionID: "other/x")
+        }
+
+        // A fresh gateway over the same store: installed only while a token may serve it.
+        _ = try await harness.runners.register(token: Self.token, instance: "box", sdk: nil, functions: [Self.declaration])
+        let restarted = Harness([builtin])
+        for registration in try await harness.store.functionRegistrationList() {
+            _ = try await restarted.store.functionRegistrationUpsert(registration)
+        }
+        try await restarted.runners.installStoredRegistrations(servableBy: [])
+        #expect(restarted.queue.function(id: "acme/blur")?.isRunnerFunction == false)
+        try await restarted.runners.installStoredRegistrations(servableBy: [Self.token])
+        #expect(restarted.queue.function(id: "acme/blur")?.isRunnerFunction == true)
+    }
 }
