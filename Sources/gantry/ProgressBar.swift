@@ -1,18 +1,18 @@
 import Foundation
+import Synchronization
 
 /// A one-line progress bar on standard error.
-final class ProgressBar: @unchecked Sendable {
-    private let lock = NSLock()
-    private var fraction = 0.0
+final class ProgressBar: Sendable {
+    private let fraction = Mutex(0.0)
     private let started = Date()
 
     func update(_ value: Double) {
-        lock.withLock { fraction = value }
+        fraction.withLock { $0 = value }
         draw()
     }
 
     func log(_ line: String) {
-        lock.withLock { FileHandle.standardError.write(Data("\r\u{1B}[K\(line)\n".utf8)) }
+        fraction.withLock { _ in FileHandle.standardError.write(Data("\r\u{1B}[K\(line)\n".utf8)) }
         draw()
     }
 
@@ -22,7 +22,7 @@ final class ProgressBar: @unchecked Sendable {
     }
 
     private func draw() {
-        lock.withLock {
+        fraction.withLock { fraction in
             let width = 30
             let filled = Int(fraction * Double(width))
             let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)

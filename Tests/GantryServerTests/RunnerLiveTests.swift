@@ -170,6 +170,9 @@ struct RunnerLiveTests {
                 #expect(status.json["logs"]?.arrayValue?.first?["message"] == .string("waiting for a runner: none serving acme/upper is connected"))
                 let listed = try await client.send(.get, "/functions").json["functions"]?.arrayValue ?? []
                 #expect(listed.contains { $0["id"] == .string("acme/upper") && $0["runners"] == .number(0) && $0["queued"] == .number(1) })
+                // A synchronous run waits for a runner only as long as X-Fal-Request-Timeout allows.
+                let run = try await client.send(.post, "/acme/upper", json: #"{"text":"x"}"#, headers: [.falRequestTimeout: "0.3"])
+                #expect(run.status == .gatewayTimeout && run.json["error_type"] == .string("request_timeout"))
             }
         }
     }

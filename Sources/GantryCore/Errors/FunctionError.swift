@@ -27,6 +27,7 @@ public struct FunctionError: Error, Sendable, Equatable, CustomStringConvertible
         set { envelope.errorType = newValue }
     }
 
+    /// The envelope's detail: a message or field issues.
     public var detail: Detail {
         get { envelope.detail }
         set { envelope.detail = newValue }

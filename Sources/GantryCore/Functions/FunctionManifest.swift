@@ -30,6 +30,7 @@ public struct FunctionManifest: Sendable, Codable, Equatable {
         case timeoutSeconds = "timeout_seconds", maxAttempts = "max_attempts"
     }
 
+    /// A manifest made in code (runner functions); file manifests are decoded.
     public init(id: String, handler: String, title: String? = nil, description: String? = nil, inputSchema: String,
                 outputSchema: String, concurrency: Int = 1, timeoutSeconds: Double = 600, maxAttempts: Int = 3) {
         self.id = id

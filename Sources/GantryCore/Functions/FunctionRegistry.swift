@@ -16,6 +16,7 @@ public struct RegisteredFunction: Sendable {
     public let validator: SchemaValidator
     public let executor: FunctionExecutor
 
+    /// A function with its schemas and whoever executes it.
     public init(manifest: FunctionManifest, inputSchema: JSONValue, outputSchema: JSONValue, validator: SchemaValidator,
                 executor: FunctionExecutor) {
         self.manifest = manifest

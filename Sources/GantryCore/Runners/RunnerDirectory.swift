@@ -11,7 +11,9 @@ public struct RunnerInstance: Sendable, Equatable {
     public var functions: [String: Int]
     /// What it said it is (`gantry-runner/0.1.0 python/3.11`), if anything.
     public var sdk: String?
+    /// When this host first heard from it.
     public var firstSeen: Date
+    /// When this host last heard from it (any call).
     public var lastSeen: Date
     /// Requests it holds, as of its last heartbeat or claim.
     public var inFlight: Int
@@ -29,8 +31,10 @@ public enum RunnerLease {
     /// The prefix of every runner-owned lease (rescue at start-up spares them: runners outlive a host restart).
     public static let ownerPrefix = "runner:"
 
+    /// The lease owner of an instance's claims.
     public static func owner(runnerID: String, instance: String) -> String { "\(ownerPrefix)\(runnerID):\(instance)" }
 
+    /// The lease token a runner gets with a claimed attempt.
     public static func token(attempt: Int, instance: String) -> String { "\(attempt):\(instance)" }
 
     /// The fence a lease token names for a caller holding token `runnerID`, or nil when it is malformed.

@@ -4,7 +4,9 @@ import Logging
 extension RunnerGateway {
     /// One claimed request as a runner receives it.
     public struct Job: Sendable {
+        /// The claimed request (input, attempt, lease).
         public var record: RequestRecord
+        /// The token every call about this attempt carries.
         public var leaseToken: String
         /// When the attempt's execution timeout ends.
         public var deadline: Date

@@ -13,8 +13,10 @@ extension RequestQueue {
     /// An in-process function runs at once under its concurrency limit and execution timeout, without storing the
     /// request. A runner function goes through the queue (runners only pull from it): stored, claimed, waited for;
     /// its id is a real request id. Cancelling the calling task (the client went away) stops the run either way.
-    public func run(_ admitted: Admitted, tenant: String) async -> SyncAnswer {
-        if admitted.function.isRunnerFunction { return await runQueued(admitted, tenant: tenant) }
+    /// - Parameter startTimeout: for runner functions, seconds the request may wait for a runner before it expires
+    ///   (`X-Fal-Request-Timeout`); in-process functions start at once.
+    public func run(_ admitted: Admitted, tenant: String, startTimeout: Double? = nil) async -> SyncAnswer {
+        if admitted.function.isRunnerFunction { return await runQueued(admitted, tenant: tenant, startTimeout: startTimeout) }
         let requestID = UUID().uuidString.lowercased()
         var logger = self.logger
         logger[metadataKey: "request_id"] = "\(requestID)"
@@ -27,10 +29,10 @@ extension RequestQueue {
         return SyncAnswer(requestID: requestID, completion: completion)
     }
 
-    private func runQueued(_ admitted: Admitted, tenant: String) async -> SyncAnswer {
+    private func runQueued(_ admitted: Admitted, tenant: String, startTimeout: Double?) async -> SyncAnswer {
         let record: RequestRecord
         do {
-            record = try await submit(Submission(admitted, tenant: tenant)).record
+            record = try await submit(Submission(admitted, tenant: tenant, startTimeout: startTimeout)).record
         } catch {
             logger.error("could not queue a synchronous run", metadata: ["error": "\(error)"])
             return SyncAnswer(requestID: UUID().uuidString.lowercased(), completion: .failed(.failed("Could not queue the request", errorType: "internal_error")))

@@ -103,7 +103,9 @@ public struct RequestQueue: Sendable {
 
     /// A stored submit and its place in the queue.
     public struct Submitted: Sendable {
+        /// The stored request.
         public var record: RequestRecord
+        /// Requests of its function ahead of it (0: next in line).
         public var queuePosition: Int
     }
 

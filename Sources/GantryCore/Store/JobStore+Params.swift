@@ -5,8 +5,11 @@ import Foundation
 /// lease was rescued, the request finished or was released), so a late writer can never overwrite the attempt
 /// that replaced it.
 public struct LeaseFence: Sendable, Hashable {
+    /// The request.
     public var requestID: String
+    /// The attempt number the claim gave it.
     public var attempt: Int
+    /// The lease owner: a host process, or `runner:<token id>:<instance>`.
     public var owner: String
 
     public init(requestID: String, attempt: Int, owner: String) {
@@ -35,7 +38,9 @@ public struct RequestClaimParams: Sendable {
     public var owner: String
     /// The most requests to claim.
     public var limit: Int
+    /// The claim's instant (start deadlines are checked against it; leases run from it).
     public var now: Date
+    /// How long the leases last without a heartbeat.
     public var leaseDuration: TimeInterval
 
     public init(functionIDs: [String], owner: String, limit: Int = 1, now: Date, leaseDuration: TimeInterval) {
@@ -157,12 +162,18 @@ public struct FunctionRegistration: Sendable, Equatable {
 /// A running attempt as `JobStore.requestListRunning` lists it: who holds it and since when, without the input
 /// and result bodies (a list read every sweep must not carry megabytes of images).
 public struct RunningAttempt: Sendable, Equatable {
+    /// The request id.
     public var id: String
+    /// The tenant that submitted it.
     public var tenant: String
     public var functionID: String
+    /// The running attempt's number.
     public var attempt: Int
+    /// Who holds the lease.
     public var leaseOwner: String?
+    /// When the attempt was claimed.
     public var startedAt: Date?
+    /// Whether a client asked to cancel it.
     public var cancelRequested: Bool
 
     public init(id: String, tenant: String, functionID: String, attempt: Int, leaseOwner: String?, startedAt: Date?, cancelRequested: Bool) {

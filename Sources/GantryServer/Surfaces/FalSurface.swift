@@ -74,7 +74,7 @@ struct FalSurface: Sendable {
     private func run(_ request: Request, context: GantryRequestContext, app: [Substring]) async throws -> Response {
         let function = try function(for: app)
         let admitted = try await InputReader.read(request, function: function, queue: queue, maxBytes: configuration.maxBodyBytes)
-        let answer = await queue.run(admitted, tenant: context.tenant)
+        let answer = await queue.run(admitted, tenant: context.tenant, startTimeout: try Self.startTimeout(request))
         return Self.response(answer.completion, requestID: answer.requestID)
     }
 
