@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from . import __version__
+from .files import origin
 from .jobs import Job
 from .protocol import Backoff, Fatal, detail_of, error_type_of, log
 
@@ -33,6 +34,10 @@ class Claiming:
                             float(data.get("heartbeat_seconds") or 10.0))
             max_wait = float(data.get("max_wait_seconds") or 30)
             self.claim_wait = max(1.0, min(CLAIM_WAIT_S, max_wait))
+            # the host says where its file URLs live, so inputs naming them are read through the protocol
+            learned = origin(data.get("public_url") or "")
+            if learned is not None:
+                self.store_origins.add(learned)
             changed = [f.get("id") for f in data.get("functions", []) if f.get("changed")]
             log.info("registered %s as %s/%s (lease %.0f s)%s", ", ".join(self.specs), data.get("runner_id"),
                      self.instance, self.lease_seconds, f"; changed: {', '.join(changed)}" if changed else "")
