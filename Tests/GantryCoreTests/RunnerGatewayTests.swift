@@ -80,7 +80,8 @@ struct RunnerGatewayTests {
         let harness = try await registered()
         let started = ContinuousClock.now
         async let claimed = claim(harness, wait: 20)
-        try await Task.sleep(for: .milliseconds(100))
+        // Submit once the claim waits (its subscription is the notifier's only one), so the wake-up is what is tested.
+        try #require(await eventually { harness.notifier.watchedKeyCount > 0 })
         let record = try await submit(harness)
         let jobs = try await claimed
         #expect(jobs.map(\.record.id) == [record.id])
@@ -107,7 +108,7 @@ struct RunnerGatewayTests {
         let job = try #require(try await claim(harness).first)
         let started = ContinuousClock.now
         async let answer = harness.runners.heartbeat(token: Self.token, instance: "box", inFlight: [], wait: 60)
-        try await Task.sleep(for: .milliseconds(100))
+        try #require(await eventually { harness.notifier.watchedKeyCount > 0 })
         #expect(try await harness.queue.cancel(id: record.id, tenant: "t") == .cancelRequested)
         let heard = try await answer
         #expect(heard.cancel == [record.id] && heard.lost.isEmpty)
