@@ -16,7 +16,7 @@ struct RunnerTokenTests {
         #expect(colon.secret == "pa55word" && colon.globs == ["a:b/*"])
     }
 
-    @Test(arguments: ["nocolons", "id:secret", "bad id:secret-long:a/*", ":secret-long:a/*", "id:short:a/*", "id:secret-long:", "id:secret-long:|"])
+    @Test(arguments: ["nocolons", "id:secret", "bad id:secret-long:a/*", ":secret-long:a/*", "id::a/*", "id:secret-long:", "id:secret-long:|"])
     func refusesMalformedEntries(entry: String) {
         #expect(throws: ConfigurationError.self) { try RunnerToken(parsing: entry) }
     }
