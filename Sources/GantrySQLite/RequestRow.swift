@@ -29,41 +29,36 @@ extension RequestRecord {
     /// the 22 lowercased column names on every fetch, and look each name up again, for a record read ~10×/s per
     /// polled request.
     init(statement s: SQLiteStatement) throws {
-        try self.init(statement: s, offset: 0)
-    }
-
-    /// Reads the record's columns starting at column `offset` (a query may select other columns first).
-    init(statement s: SQLiteStatement, offset o: CInt) throws {
-        let id: String = try column(s, o + 0, "id")
-        let priorityValue: Int = try column(s, o + 5, "priority")
+        let id: String = try column(s, 0, "id")
+        let priorityValue: Int = try column(s, 5, "priority")
         guard let priority = RequestPriority(rawValue: priorityValue) else {
             throw StoreError.corrupt("request \(id) has unknown priority \(priorityValue)")
         }
-        let resultStatus = Int.fromStatement(s, atUncheckedIndex: o + 16)
-        let resultBody = Data.fromStatement(s, atUncheckedIndex: o + 17)
+        let resultStatus = Int.fromStatement(s, atUncheckedIndex: 16)
+        let resultBody = Data.fromStatement(s, atUncheckedIndex: 17)
         self.init(
             id: id,
-            tenant: try column(s, o + 1, "tenant"),
-            functionID: try column(s, o + 2, "function_id"),
-            input: Data.fromStatement(s, atUncheckedIndex: o + 3) ?? Data(),
-            state: try RequestRow.state(column(s, o + 4, "state"), of: id),
+            tenant: try column(s, 1, "tenant"),
+            functionID: try column(s, 2, "function_id"),
+            input: Data.fromStatement(s, atUncheckedIndex: 3) ?? Data(),
+            state: try RequestRow.state(column(s, 4, "state"), of: id),
             priority: priority,
-            attempt: try column(s, o + 6, "attempt"),
-            maxAttempts: try column(s, o + 7, "max_attempts"),
-            createdAt: Date(unixSeconds: try column(s, o + 8, "created_at") as Double),
-            startedAt: Date(unixSeconds: Double.fromStatement(s, atUncheckedIndex: o + 9)),
-            finishedAt: Date(unixSeconds: Double.fromStatement(s, atUncheckedIndex: o + 10)),
-            startDeadline: Date(unixSeconds: Double.fromStatement(s, atUncheckedIndex: o + 11)),
-            leaseOwner: String.fromStatement(s, atUncheckedIndex: o + 12),
-            leaseExpiresAt: Date(unixSeconds: Double.fromStatement(s, atUncheckedIndex: o + 13)),
-            cancelRequested: try column(s, o + 14, "cancel_requested"),
-            webhookURL: String.fromStatement(s, atUncheckedIndex: o + 15),
+            attempt: try column(s, 6, "attempt"),
+            maxAttempts: try column(s, 7, "max_attempts"),
+            createdAt: Date(unixSeconds: try column(s, 8, "created_at") as Double),
+            startedAt: Date(unixSeconds: Double.fromStatement(s, atUncheckedIndex: 9)),
+            finishedAt: Date(unixSeconds: Double.fromStatement(s, atUncheckedIndex: 10)),
+            startDeadline: Date(unixSeconds: Double.fromStatement(s, atUncheckedIndex: 11)),
+            leaseOwner: String.fromStatement(s, atUncheckedIndex: 12),
+            leaseExpiresAt: Date(unixSeconds: Double.fromStatement(s, atUncheckedIndex: 13)),
+            cancelRequested: try column(s, 14, "cancel_requested"),
+            webhookURL: String.fromStatement(s, atUncheckedIndex: 15),
             // SQLite hands an empty BLOB back as NULL, so the body alone cannot tell "no result" apart.
             result: resultStatus.map { RequestResult(status: $0, body: resultBody ?? Data()) },
-            errorMessage: String.fromStatement(s, atUncheckedIndex: o + 18),
-            errorType: String.fromStatement(s, atUncheckedIndex: o + 19),
-            progress: Double.fromStatement(s, atUncheckedIndex: o + 20),
-            inferenceTime: Double.fromStatement(s, atUncheckedIndex: o + 21))
+            errorMessage: String.fromStatement(s, atUncheckedIndex: 18),
+            errorType: String.fromStatement(s, atUncheckedIndex: 19),
+            progress: Double.fromStatement(s, atUncheckedIndex: 20),
+            inferenceTime: Double.fromStatement(s, atUncheckedIndex: 21))
     }
 }
 
