@@ -64,4 +64,4 @@ EOF
   BIN=$ROOT/$PKG/.build/release/gantry-engine-bench
 fi
 
-"$VENV/bin/python" bench/engine_quality.py "$BIN" "$OUT" Tests/reference/fixtures /work/shared/fixtures/inpainting
+"$VENV/bin/python" bench/engine_quality.py "$BIN" "$OUT" Tests/reference/fixtures "$ROOT/../shared/fixtures/inpainting"

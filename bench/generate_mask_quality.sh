@@ -19,4 +19,4 @@ swift build -c release --build-path .build-release --product gantry >&2
 BIN=$PWD/.build-release/release/gantry
 
 "$VENV/bin/python" Tests/reference/grabcut_reference.py --gantry "$BIN" --out "$OUT" \
-  Tests/reference/fixtures /work/shared/fixtures/inpainting "$@"
+  Tests/reference/fixtures "$(cd "$(dirname "$0")/.." && pwd)/../shared/fixtures/inpainting" "$@"

@@ -35,6 +35,4 @@ final class AttemptTable: Sendable {
     func prune(olderThan instant: Date) {
         table.withLock { table in table = table.filter { $0.value.lastUsed >= instant } }
     }
-
-    var count: Int { table.withLock { $0.count } }
 }

@@ -73,9 +73,6 @@ public final class Dispatcher: Service, Sendable {
         state.withLock { $0.running[requestID] }?.control.stop(reason)
     }
 
-    /// The ids of requests running in this process.
-    var runningIDs: [String] { state.withLock { Array($0.running.keys) } }
-
     private func releaseAfterGrace() async {
         while !isDraining {
             let subscription = notifier.subscribe(NotifierKeys.drain)

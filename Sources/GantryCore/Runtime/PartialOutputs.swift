@@ -82,9 +82,6 @@ public final class PartialOutputs: Sendable {
         notifier.publish(NotifierKeys.partial(requestID))
     }
 
-    /// The number of requests with kept partial outputs.
-    public var count: Int { entries.withLock { $0.entries.count } }
-
     private static func prune(_ table: inout Table, now: Date, keepAfterFinish: TimeInterval, maxIdle: TimeInterval) {
         // Amortised: at most one pass a second.
         guard now.timeIntervalSince(table.lastPrune) >= 1 else { return }
