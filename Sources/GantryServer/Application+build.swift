@@ -88,8 +88,9 @@ public func buildApplication(
     // So are webhook attempts a previous process was making when it stopped.
     if configuration.dispatcher.rescueAllRunningAtStart { try await webhooks.recoverAtStart() }
 
-    let router = Router(context: GantryRequestContext.self)
-    router.add(middleware: ErrorEnvelopeMiddleware())
+    let methods = MethodIndex()
+    let router = RouteTable(router: Router(context: GantryRequestContext.self, options: .autoGenerateHeadEndpoints), methods: methods)
+    router.add(middleware: ErrorEnvelopeMiddleware(methods: methods))
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: AuthMiddleware(keys: KeyRing(configuration.apiKeys)))
     AdminRoutes(queue: queue, runners: runtime.runners, registry: metrics, configuration: configuration).register(on: router)
@@ -116,24 +117,32 @@ public func buildApplication(
     for method in [HTTPRequest.Method.get, .post, .put] {
         router.on("**", method: method) { request, context in try await fal.handle(request, context: context) }
     }
+    router.seal()
 
+    // Connections: timeouts and caps in front of Hummingbird's HTTP/1 channel, a cap below the descriptor limit.
+    let clients = ClientAddressCounter(limit: configuration.connections.maxConnectionsPerClient)
+    let maxConnections = configuration.connections.effectiveMaxConnections(descriptorLimit: DescriptorLimit.raiseToHard())
+    let http = GuardedHTTPChannel.builder(limits: configuration.connections, clients: clients)
     let server: HTTPServerBuilder
     if let certificate = configuration.tlsCertificatePath, let key = configuration.tlsKeyPath {
         let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
         let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .file(key))
-        server = try .tls(.http1(), tlsConfiguration: tls)
+        server = try .tls(http, tlsConfiguration: tls)
     } else {
-        server = .http1()
+        server = http
     }
     let application = Application(
-        router: router, server: server,
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "gantry"),
+        router: router.router, server: server,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "gantry",
+                             availableConnectionsDelegate: MaximumAvailableConnections(maxConnections, logger: logger)),
         services: runtime.services + [webhooks],
         onServerRunning: { channel in
+            try? await AcceptBackoff.install(on: channel, logger: logger)
             if configuration.publicURL == nil, let port = channel.localAddress?.port {
                 publicURL.set(configuration.derivedPublicURL(port: port))
             }
-            logger.notice("serving", metadata: ["url": "\(publicURL.string)", "functions": "\(registry.functions.count)"])
+            logger.notice("serving", metadata: ["url": "\(publicURL.string)", "functions": "\(registry.functions.count)",
+                                                "max_connections": "\(maxConnections)"])
         },
         logger: logger)
     return Host(application: application, queue: queue, runners: runtime.runners, drain: runtime.drain, store: store, files: files, publicURL: publicURL, configuration: configuration)

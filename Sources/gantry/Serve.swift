@@ -33,6 +33,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Largest file a multipart upload may assemble, in bytes (env GANTRY_MAX_MULTIPART_BYTES).")
     var maxMultipartBytes: Int = Int(env["GANTRY_MAX_MULTIPART_BYTES"] ?? "") ?? 1024 * 1024 * 1024
     @OptionGroup var webhookOptions: WebhookOptions
+    @OptionGroup var connectionOptions: ConnectionOptions
     @Option(help: "Fooocus-API queue bound: queued + running fooocus requests before QUEUE_IS_FULL (env GANTRY_FOOOCUS_QUEUE_SIZE).")
     var fooocusQueueSize: Int = Int(env["GANTRY_FOOOCUS_QUEUE_SIZE"] ?? "") ?? 100
     @Option(help: "Fooocus-API webhook for requests without webhook_url (env GANTRY_FOOOCUS_WEBHOOK_URL).")
@@ -44,7 +45,7 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = LineLogHandler(label: label)
             handler.logLevel = level
             return handler
         }
@@ -75,6 +76,7 @@ struct Serve: AsyncParsableCommand {
         configuration.dispatcher.leaseDuration = leaseSeconds
         configuration.dispatcher.heartbeatInterval = min(15, leaseSeconds / 4)
         webhookOptions.apply(to: &configuration.webhooks)
+        connectionOptions.apply(to: &configuration.connections)
         configuration.fooocusQueueSize = fooocusQueueSize
         configuration.fooocusWebhookURL = fooocusWebhookURL
         configuration.runnerTokens = try loadRunnerTokens()

@@ -23,6 +23,7 @@ import GantryCore
 /// | `webhooks` | webhook attempts (10), first retry delay (14 s, doubling), max delay (1 h), timeout (15 s), per-host (4) | see `WebhookPolicy` |
 /// | `fooocusQueueSize` | Fooocus-API queue bound: queued + running fooocus requests before `QUEUE_IS_FULL` | 100 |
 /// | `fooocusWebhookURL` | Fooocus-API webhook for requests that name no `webhook_url` | none |
+/// | `connections` | header/body/idle/send timeouts, connection caps | see `ConnectionLimits` |
 /// | `runnerTokens` | runner tokens `ID:SECRET:GLOB[|GLOB…]` for the runner protocol | none (runner calls answer 401) |
 public struct ServerConfiguration: Sendable {
     /// Where requests are stored.
@@ -63,6 +64,8 @@ public struct ServerConfiguration: Sendable {
     public var fooocusWebhookURL: String?
     /// Tokens runners authenticate with, each limited to function-id globs.
     public var runnerTokens: [RunnerToken] = []
+    /// Timeouts and caps per connection (see `ConnectionLimits` for the defaults).
+    public var connections = ConnectionLimits()
 
     public init() {}
 
@@ -99,6 +102,7 @@ public struct ServerConfiguration: Sendable {
         }
         try dispatcher.validate()
         try webhooks.validate()
+        try connections.validate()
     }
 
     /// The base URL derived from the bind address and the actual port.

@@ -62,6 +62,9 @@ extension HTTPField.Name {
 /// Turns every error a handler throws into the envelope: framework errors keep their status, anything unknown is a
 /// 500 whose body says nothing internal (the details go to the log).
 struct ErrorEnvelopeMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// Tells a path that exists under other methods (405 with `Allow`) from one that does not (404).
+    let methods: MethodIndex
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
@@ -70,6 +73,14 @@ struct ErrorEnvelopeMiddleware<Context: RequestContext>: RouterMiddleware {
             // comes from the host itself, so it always carries one.
             if error.headers[.falRequestID] == nil { error.headers[.falRequestID] = UUID().uuidString.lowercased() }
             throw error
+        } catch let error as HTTPError where error.status == .notFound {
+            let allowed = await methods.allowed(path: request.uri.path)
+            guard !allowed.isEmpty else {
+                throw APIError(.notFound, "not_found", "No route for \(request.method) \(request.uri.path)",
+                               headers: [.falRequestID: UUID().uuidString.lowercased()])
+            }
+            throw APIError(.methodNotAllowed, "method_not_allowed", "\(request.method) is not allowed here; allowed: \(allowed.map(\.rawValue).joined(separator: ", "))",
+                           headers: [.allow: allowed.map(\.rawValue).joined(separator: ", "), .falRequestID: UUID().uuidString.lowercased()])
         } catch let error as HTTPError {
             let type: String = switch error.status.code {
             case 404: "not_found"
@@ -79,6 +90,10 @@ struct ErrorEnvelopeMiddleware<Context: RequestContext>: RouterMiddleware {
             default: "http_error"
             }
             throw APIError(error.status, type, error.body ?? error.status.reasonPhrase, headers: error.headers + [.falRequestID: UUID().uuidString.lowercased()])
+        } catch let error where MalformedRequest(error) != nil {
+            // The HTTP parser failed inside the body a route was reading (broken chunking, a short body).
+            let malformed = MalformedRequest(error)!
+            throw APIError(.init(code: malformed.status), envelope: malformed.envelope, headers: [.connection: "close"])
         } catch {
             context.logger.error("unhandled error", metadata: ["error": "\(error)"])
             throw APIError(.internalServerError, "internal_error", "Internal server error", headers: [.falRequestID: UUID().uuidString.lowercased()])

@@ -18,7 +18,7 @@ struct RunnerRoutes: Sendable {
     /// Register, claim and heartbeat bodies are small; a registration carries schemas.
     static let maxControlBytes = 8 << 20
 
-    func register(on router: Router<GantryRequestContext>) {
+    func register(on router: RouteTable) {
         let group = router.group(RouterPath(Self.prefix))
         group.post("register") { request, _ in try await guarded { try await register(request) } }
         group.post("claim") { request, _ in try await guarded { try await claim(request) } }

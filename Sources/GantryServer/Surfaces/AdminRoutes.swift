@@ -17,7 +17,7 @@ struct AdminRoutes: Sendable {
     /// The runner instances `/metrics` has series for, so a forgotten one's series are removed.
     let reportedRunners = ReportedLabels()
 
-    func register(on router: Router<GantryRequestContext>) {
+    func register(on router: RouteTable) {
         router.get("/health") { _, _ in Response.json(.object(["status": .string("ok")])) }
         router.get("/ready") { _, _ in
             await queue.isReady()
@@ -133,7 +133,7 @@ final class OpenAPICache: Sendable {
 struct FileRoutes: Sendable {
     let files: any FileStore
 
-    func register(on router: Router<GantryRequestContext>) {
+    func register(on router: RouteTable) {
         router.get("/files/:day/:name") { request, context in
             let key = "\(context.parameters.get("day") ?? "")/\(context.parameters.get("name") ?? "")"
             guard isValidFileKey(key), var file = try await files.get(key: key) else {

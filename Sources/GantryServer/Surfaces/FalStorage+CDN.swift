@@ -83,11 +83,10 @@ extension FalStorage {
     /// Parses `{"parts": [{"partNumber": n, "etag": "…"}, …]}`; 400 naming the entry for anything malformed, empty
     /// or listed twice.
     static func readPartList(_ request: Request) async throws -> [MultipartUploads.PartRef] {
+        let buffer = try await request.bodyUpTo(1 << 20, what: "The part list")
         let body: JSONValue
         do {
-            body = try JSONValue.parse(Data(buffer: try await request.body.collect(upTo: 1 << 20)))
-        } catch is NIOTooManyBytesError {
-            throw APIError(.contentTooLarge, "request_too_large", "The part list is larger than 1 MiB")
+            body = try JSONValue.parse(Data(buffer: buffer))
         } catch {
             throw APIError.field(["body"], "Body is not valid JSON", type: "json_invalid", status: .badRequest)
         }

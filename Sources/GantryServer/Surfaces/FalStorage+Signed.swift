@@ -24,12 +24,10 @@ extension FalStorage {
     /// with that content type by the caller's tenant, until `uploadTokenTTL` passes.
     func initiate(_ request: Request, context: GantryRequestContext) async throws -> Response {
         try Self.checkStorageType(request, allowed: ["gcs", "fal-cdn-v3"])
+        let buffer = try await request.bodyUpTo(64 * 1024)
         let body: JSONValue
         do {
-            let buffer = try await request.body.collect(upTo: 64 * 1024)
             body = buffer.readableBytes == 0 ? .object([:]) : try JSONValue.parse(Data(buffer: buffer))
-        } catch is NIOTooManyBytesError {
-            throw APIError(.contentTooLarge, "request_too_large", "Request body is larger than 65536 bytes")
         } catch {
             throw APIError.field(["body"], "Body is not valid JSON", type: "json_invalid", status: .badRequest)
         }

@@ -45,7 +45,7 @@ struct FalStorage: Sendable {
         self.now = configuration.dispatcher.now
     }
 
-    func register(on router: Router<GantryRequestContext>) {
+    func register(on router: RouteTable) {
         router.post("/storage/auth/token") { request, context in try token(request, context: context) }
         router.post("/storage/upload/initiate") { request, context in try await initiate(request, context: context) }
         router.put("/files/:day/:name") { request, context in try await signedPut(request, context: context) }

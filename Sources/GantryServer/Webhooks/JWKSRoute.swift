@@ -10,7 +10,7 @@ import Signing
 struct JWKSRoute: Sendable {
     let keys: SigningKeyRing
 
-    func register(on router: Router<GantryRequestContext>) {
+    func register(on router: RouteTable) {
         router.get("/.well-known/jwks.json") { _, _ in
             let entries = keys.jwks().map { entry in JSONValue.object(entry.mapValues { .string($0) }) }
             var headers = HTTPFields()

@@ -6,7 +6,7 @@ import Hummingbird
 extension FooocusAPI25Surface {
     /// `GET /tasks`, `GET /tasks/{task_id}`, `POST /v1/engine/control`. Every view is the caller's tenant's: another
     /// tenant's task id answers like an unknown one.
-    func registerTaskRoutes(on router: Router<GantryRequestContext>) {
+    func registerTaskRoutes(on router: RouteTable) {
         router.get("/tasks") { request, context in try await listTasks(request, context: context) }
         router.get("/tasks/:task_id") { request, context in
             let id = try context.parameters.require("task_id")

@@ -46,7 +46,7 @@ struct FooocusAPI25Surface: Sendable {
     }
 
     /// Registers the routes; call before the fal surface's catch-all.
-    func register(on router: Router<GantryRequestContext>) {
+    func register(on router: RouteTable) {
         // The router ignores a trailing slash, so this one route answers `/v1/engine/generate/` (FooocusAPI's path)
         // and `/v1/engine/generate` (which FooocusAPI redirects).
         router.post("/v1/engine/generate") { request, context in try await generate(request, context: context) }

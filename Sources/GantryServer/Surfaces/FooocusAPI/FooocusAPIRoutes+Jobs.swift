@@ -6,7 +6,7 @@ import Hummingbird
 extension FooocusAPISurface {
     /// query-job, job-queue, job-history and stop. Every view is the caller's tenant's: another tenant's job id
     /// answers like an unknown one.
-    func registerJobRoutes(on router: Router<GantryRequestContext>) {
+    func registerJobRoutes(on router: RouteTable) {
         router.get("/v1/generation/query-job") { request, context in try await queryJob(request, context: context) }
         router.get("/v1/generation/job-queue") { _, context in try await jobQueue(context: context) }
         router.get("/v1/generation/job-history") { request, context in try await jobHistory(request, context: context) }

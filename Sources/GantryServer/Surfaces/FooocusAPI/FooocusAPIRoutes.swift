@@ -27,7 +27,7 @@ struct FooocusAPISurface: Sendable {
     ]
 
     /// Registers every route; call before the fal surface's catch-all.
-    func register(on router: Router<GantryRequestContext>) {
+    func register(on router: RouteTable) {
         for route in Self.generationRoutes {
             router.post(RouterPath(route.path)) { request, context in
                 try await generate(request, context: context, kind: route.kind, spelling: route.spelling)
@@ -133,13 +133,7 @@ struct FooocusAPISurface: Sendable {
     }
 
     private func body(_ request: Request) async throws -> Data {
-        do {
-            return Data(buffer: try await request.body.collect(upTo: maxBodyBytes))
-        } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw APIError(.contentTooLarge, "request_too_large", "Request body is larger than \(maxBodyBytes) bytes")
-        } catch is NIOTooManyBytesError {
-            throw APIError(.contentTooLarge, "request_too_large", "Request body is larger than \(maxBodyBytes) bytes")
-        }
+        Data(buffer: try await request.bodyUpTo(maxBodyBytes))
     }
 }
 
@@ -189,7 +183,7 @@ struct FooocusAPICatalog: Sendable {
     }
 
     /// `GET /ping`, `GET /v1/engines/styles`, `GET /v1/engines/all-models`.
-    func register(on router: Router<GantryRequestContext>) {
+    func register(on router: RouteTable) {
         router.get("/ping") { _, _ in Response.json(.string("pong")) }
         router.get("/v1/engines/styles") { _, _ in Response.json(.array(styles.map { .string($0) })) }
         router.get("/v1/engines/all-models") { _, _ in

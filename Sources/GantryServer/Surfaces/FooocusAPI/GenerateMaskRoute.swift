@@ -13,7 +13,7 @@ extension FooocusAPISurface {
     static let maskMethodHeader = HTTPField.Name("x-gantry-mask-method")!
 
     /// The tool routes: `/v1/tools/generate_mask` and `/v1/tools/describe-image`.
-    func registerTools(on router: Router<GantryRequestContext>) {
+    func registerTools(on router: RouteTable) {
         router.post("/v1/tools/generate_mask") { request, context in try await generateMask(request, context: context) }
         router.post("/v1/tools/describe-image") { request, context in try await describeImage(request, context: context) }
     }
