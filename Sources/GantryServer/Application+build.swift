@@ -74,7 +74,8 @@ public func buildApplication(
     let storageSigner = TokenSigner(secret: try SecretFile.loadOrCreateKey(at: dataDirectory.appendingPathComponent("storage-secret")))
     let naming = FileNaming(signer: storageSigner)
     let uploadStaging = try UploadStaging(dataDirectory: dataDirectory)
-    uploadStaging.sweep(now: configuration.dispatcher.now(), logger: logger)
+    uploadStaging.sweepAtStart(now: configuration.dispatcher.now(), logger: logger)
+    files.sweepTemporaryFiles(logger: logger)
     let environment = RunEnvironment(fetcher: fetcher, files: files, publicURL: publicURL, naming: naming)
     // Runner functions a previous run registered are installed, and requests it left running are rescued, before
     // anything claims.

@@ -72,16 +72,33 @@ struct UploadSpoolTests {
         try BodySpool.checkDeclaredLength("junk", limit: 10)
     }
 
-    /// Staging sweeps remove only what was abandoned longer than the age.
-    @Test func stagingSweep() throws {
+    /// The start-up sweep removes every interrupted body and part, keeps valid multipart uploads, and drops
+    /// expired or manifest-less ones.
+    @Test func stagingSweepAtStart() throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let staging = try UploadStaging(dataDirectory: directory)
-        let old = staging.newIncomingFile(), fresh = staging.newIncomingFile()
-        try Data().write(to: old)
-        try Data().write(to: fresh)
-        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -2 * 86_400)], ofItemAtPath: old.path)
-        #expect(staging.sweep() == 1)
-        #expect(!FileManager.default.fileExists(atPath: old.path) && FileManager.default.fileExists(atPath: fresh.path))
+        let manager = FileManager.default
+        let body = staging.newIncomingFile()
+        try Data("partial".utf8).write(to: body)
+        func upload(_ id: String, created: Date?) throws -> URL {
+            let dir = staging.multipart.appendingPathComponent(id)
+            try manager.createDirectory(at: dir, withIntermediateDirectories: true)
+            if let created {
+                let manifest = MultipartUploads.Manifest(tenant: "t", key: "k", contentType: "x", created: created.timeIntervalSince1970)
+                try JSONEncoder().encode(manifest).write(to: dir.appendingPathComponent("manifest.json"))
+            }
+            try Data("p".utf8).write(to: dir.appendingPathComponent("part-1-aa"))
+            try Data("half".utf8).write(to: dir.appendingPathComponent(".incoming-123"))
+            try manager.createDirectory(at: dir.appendingPathComponent(".completing"), withIntermediateDirectories: true)
+            return dir
+        }
+        let valid = try upload(String(repeating: "a", count: 32), created: Date())
+        let expired = try upload(String(repeating: "b", count: 32), created: Date(timeIntervalSinceNow: -2 * 86_400))
+        let orphan = try upload(String(repeating: "c", count: 32), created: nil)
+        #expect(staging.sweepAtStart() == 5)  // body, expired, orphan, and the valid upload's two leftovers
+        #expect(!manager.fileExists(atPath: body.path))
+        #expect(!manager.fileExists(atPath: expired.path) && !manager.fileExists(atPath: orphan.path))
+        #expect(try manager.contentsOfDirectory(atPath: valid.path).sorted() == ["manifest.json", "part-1-aa"])
         #expect(staging.multipartDirectory("../../etc") == nil)
         #expect(staging.multipartDirectory(String(repeating: "A", count: 32)) == nil)
         #expect(staging.multipartDirectory(String(repeating: "a", count: 32)) != nil)

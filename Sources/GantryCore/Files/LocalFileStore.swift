@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// Stores files on local disk under a root directory (`<data-dir>/files`).
 ///
@@ -11,6 +12,21 @@ public struct LocalFileStore: FileStore {
     public init(root: URL) throws {
         self.root = root
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    }
+
+    /// Removes the temporary files (`.tmp-*`) of writes a previous process did not finish; call at start-up, before
+    /// anything writes. Returns how many were removed.
+    @discardableResult
+    public func sweepTemporaryFiles(logger: Logger? = nil) -> Int {
+        var removed = 0
+        let manager = FileManager.default
+        for day in (try? manager.contentsOfDirectory(at: root, includingPropertiesForKeys: nil)) ?? [] {
+            for name in (try? manager.contentsOfDirectory(atPath: day.path)) ?? [] where name.hasPrefix(".tmp-") {
+                if unlink(day.appendingPathComponent(name).path) == 0 { removed += 1 }
+            }
+        }
+        if removed > 0 { logger?.notice("removed unfinished file writes of the previous process", metadata: ["count": "\(removed)"]) }
+        return removed
     }
 
     public func put(_ data: Data, key: String, contentType: String) async throws {

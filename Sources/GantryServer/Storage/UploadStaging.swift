@@ -34,20 +34,33 @@ struct UploadStaging: Sendable {
         return multipart.appendingPathComponent(uploadID)
     }
 
-    /// Removes incoming bodies and multipart uploads untouched for longer than `age` (abandoned by a client or left
-    /// by a crash); returns how many were removed. Called at start-up.
+    /// Clears what a previous process left behind; call at start-up, before any upload is accepted. Every body in
+    /// `incoming/` and every half-written part (`.incoming-*`), half-assembled file (`.assembled`) or completion lock
+    /// (`.completing`) belonged to a request that died with that process, so all of them go. A multipart upload
+    /// itself (manifest and finished parts) is kept while it is still valid — its client may go on uploading parts
+    /// and complete it — and removed when its manifest is unreadable or it was started more than `maxAge` ago.
+    /// Returns how many entries were removed.
     @discardableResult
-    func sweep(olderThan age: TimeInterval = 86_400, now: Date = Date(), logger: Logger? = nil) -> Int {
+    func sweepAtStart(maxAge: TimeInterval = 86_400, now: Date = Date(), logger: Logger? = nil) -> Int {
+        let manager = FileManager.default
         var removed = 0
-        for directory in [incoming, multipart] {
-            let entries = (try? FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: [.contentModificationDateKey])) ?? []
-            for entry in entries {
-                let modified = (try? entry.resourceValues(forKeys: [.contentModificationDateKey]))?.contentModificationDate ?? now
-                guard now.timeIntervalSince(modified) > age else { continue }
-                if (try? FileManager.default.removeItem(at: entry)) != nil { removed += 1 }
+        func remove(_ url: URL) {
+            if (try? manager.removeItem(at: url)) != nil { removed += 1 }
+        }
+        for entry in (try? manager.contentsOfDirectory(at: incoming, includingPropertiesForKeys: nil)) ?? [] { remove(entry) }
+        for upload in (try? manager.contentsOfDirectory(at: multipart, includingPropertiesForKeys: nil)) ?? [] {
+            guard let data = manager.contents(atPath: upload.appendingPathComponent("manifest.json").path),
+                  let manifest = try? JSONDecoder().decode(MultipartUploads.Manifest.self, from: data),
+                  now.timeIntervalSince1970 - manifest.created <= maxAge else {
+                remove(upload)
+                continue
+            }
+            for name in (try? manager.contentsOfDirectory(atPath: upload.path)) ?? []
+            where name.hasPrefix(".incoming-") || name == ".assembled" || name == ".completing" {
+                remove(upload.appendingPathComponent(name))
             }
         }
-        if removed > 0 { logger?.notice("removed abandoned uploads", metadata: ["count": "\(removed)"]) }
+        if removed > 0 { logger?.notice("removed uploads interrupted by the previous process", metadata: ["count": "\(removed)"]) }
         return removed
     }
 }
