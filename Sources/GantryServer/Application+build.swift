@@ -97,7 +97,7 @@ public func buildApplication(
     AdminRoutes(queue: queue, runners: runtime.runners, registry: metrics, configuration: configuration).register(on: router)
     RunnerRoutes(gateway: runtime.runners, auth: RunnerAuth(tokens: RunnerTokenRing(configuration.runnerTokens), apiKeys: KeyRing(configuration.apiKeys)),
                  configuration: configuration, publicURL: publicURL).register(on: router)
-    FileRoutes(files: files).register(on: router)
+    FileRoutes(files: files, conversions: FileConversions()).register(on: router)
     FalStorage(configuration: configuration, files: files, naming: naming, signer: storageSigner, staging: uploadStaging,
                publicURL: publicURL).register(on: router)
     JWKSRoute(keys: webhookKeys).register(on: router)

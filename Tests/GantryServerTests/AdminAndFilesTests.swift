@@ -69,6 +69,9 @@ struct AdminAndFilesTests {
                     #expect(paths["/\(function.id)"]?["post"] != nil, "run path of \(function.id)")
                     #expect(paths["/queue/\(function.id)"]?["post"] != nil, "queue path of \(function.id)")
                 }
+                // The run path declares the failures a run can end with (echo's fail_with is a 500).
+                let echoResponses = try #require(paths["/gantry/echo"]?["post"]?["responses"]?.objectValue)
+                #expect(Set(echoResponses.keys).isSuperset(of: ["200", "400", "401", "413", "415", "422", "500", "503", "504"]))
                 let ids = Set(host.queue.functions.map(\.id))
                 #expect(ids.isSuperset(of: ["gantry/echo", "gantry/image/convert", "fal-ai/fooocus/inpaint", "fal-ai/fooocus/upscale-or-vary"]))
                 // Every $ref points at a component that exists.

@@ -119,6 +119,7 @@ struct StorageTests {
                 let cases: [(HTTPFields, String)] = [
                     ([:], "unauthorized"), (bearer(tampered), "unauthorized"), (bearer(expired), "token_expired"),
                     (bearer(orphan), "unauthorized"), (bearer(uploadPurpose), "unauthorized"), (apiKey("alice:wrong"), "unauthorized"),
+                    ([HTTPField.Name("x-api-key")!: "alice:wrong"], "unauthorized"),
                 ]
                 for (headers, type) in cases {
                     var fields = headers
@@ -131,6 +132,9 @@ struct StorageTests {
                 }
                 let files = try FileManager.default.contentsOfDirectory(atPath: host.configuration.dataDirectory + "/files")
                 #expect(files.isEmpty)
+                // Fooocus-API's X-API-KEY works here as on every other route.
+                let viaHeader = try await client.uploadFile(Data("fooocus".utf8), type: "text/plain", auth: [HTTPField.Name("x-api-key")!: "alice:one"])
+                #expect(try await client.send(.get, try #require(pathOf(viaHeader))).text == "fooocus")
             }
         }
     }

@@ -62,7 +62,12 @@ struct StorageAuth: Sendable {
     /// - Throws: 401 for a missing (when keys are configured), wrong or expired credential.
     func tenant(of request: Request) throws -> String {
         guard let header = request.headers[.authorization], let presented = AuthMiddleware.token(from: header) else {
-            if keys.isEnabled { throw Self.unauthorized("Missing credentials: send 'Authorization: Bearer <storage token>' or 'Key <api key>'") }
+            // Fooocus-API's header carries an API key, as it does on every other route.
+            if let apiKey = request.headers[AuthMiddleware.xAPIKey]?.trimmingCharacters(in: .whitespaces), !apiKey.isEmpty, keys.isEnabled {
+                guard let tenant = keys.tenant(for: apiKey) else { throw Self.unauthorized("Invalid API key") }
+                return tenant
+            }
+            if keys.isEnabled { throw Self.unauthorized("Missing credentials: send 'Authorization: Bearer <storage token>', 'Authorization: Key <api key>' or 'X-API-KEY: <api key>'") }
             return "default"
         }
         if let claims = signer.verify(presented, as: StorageClaims.self) {

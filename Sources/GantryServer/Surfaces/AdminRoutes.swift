@@ -129,9 +129,10 @@ final class OpenAPICache: Sendable {
 
 /// `GET /files/{yyyy-mm-dd}/{name}`: serves the local file store with its content type, length, a strong ETag and
 /// long-lived caching (files never change under a key). An image is re-encoded when `Accept` names exactly one
-/// image format (`FileNegotiation`, Fooocus-API's behaviour).
+/// image format (`FileNegotiation`, Fooocus-API's behaviour), within `FileConversions`' bounds.
 struct FileRoutes: Sendable {
     let files: any FileStore
+    let conversions: FileConversions
 
     func register(on router: RouteTable) {
         router.get("/files/:day/:name") { request, context in
@@ -140,12 +141,24 @@ struct FileRoutes: Sendable {
                 throw APIError(.notFound, "file_not_found", "File not found")
             }
             var headers = HTTPFields()
-            // Fooocus-API's Accept-based conversion (FileNegotiation); a representation varies with Accept.
+            // Fooocus-API's Accept-based conversion (FileNegotiation), bounded by `conversions`; a representation
+            // varies with Accept. A conditional request for a converted representation is answered before converting.
             if FileNegotiation.isConvertible(file.contentType) {
                 headers[.vary] = "Accept"
                 if let format = FileNegotiation.requestedFormat(request.headers[.accept]),
-                   let converted = await FileNegotiation.convert(file, to: format) {
-                    file = converted
+                   format.contentType != file.contentType.lowercased() {
+                    let variant = FileNegotiation.variantETag(file.etag, format)
+                    if let match = request.headers[.ifNoneMatch], match == variant {
+                        headers[.eTag] = variant
+                        return Response(status: .notModified, headers: headers)
+                    }
+                    switch await conversions.convert(file, to: format) {
+                    case .converted(let converted): file = converted
+                    case .asStored: break
+                    case .busy:
+                        throw APIError(.serviceUnavailable, "conversion_busy", "Too many image conversions in progress; retry shortly",
+                                       headers: [.retryAfter: "1"])
+                    }
                 }
             }
             headers[.eTag] = file.etag
