@@ -81,7 +81,8 @@ public struct LocalFileStore: FileStore {
     public func get(key: String) async throws -> StoredFile? {
         guard isValidFileKey(key) else { return nil }
         let url = root.appendingPathComponent(key)
-        guard let data = FileManager.default.contents(atPath: url.path) else { return nil }
+        // Mapped, not read: serving a large file costs page cache shared by every reader, not a copy per request.
+        guard let data = try? Data(contentsOf: url, options: .alwaysMapped) else { return nil }
         let attributes = try? FileManager.default.attributesOfItem(atPath: url.path)
         let modified = attributes?[.modificationDate] as? Date ?? Date()
         return StoredFile(data: data, contentType: contentType(forExtension: url.pathExtension), etag: etag(key: key, size: data.count), modified: modified)

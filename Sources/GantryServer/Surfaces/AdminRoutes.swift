@@ -16,6 +16,8 @@ struct AdminRoutes: Sendable {
     let openAPI = OpenAPICache()
     /// The runner instances `/metrics` has series for, so a forgotten one's series are removed.
     let reportedRunners = ReportedLabels()
+    /// When the stored-request gauges were last recounted.
+    let gaugeRefresh = RefreshGate(interval: 1)
 
     func register(on router: RouteTable) {
         router.get("/health") { _, _ in Response.json(.object(["status": .string("ok")])) }
@@ -60,12 +62,14 @@ struct AdminRoutes: Sendable {
     /// Queue depth and stored request counts are read from the store when scraped, so they are right even when
     /// several processes share the queue.
     private func refreshGauges() async {
+        refreshRunnerGauges()
+        // Store counts are group-by scans: a public /metrics polled in a loop recounts at most once a second.
+        guard gaugeRefresh.begin(now: Date()) else { return }
         if let deliveries = try? await queue.webhookCounts() {
             for state in WebhookDeliveryState.allCases {
                 Gauge(label: "gantry_webhook_deliveries", dimensions: [("state", state.rawValue)]).record(deliveries[state] ?? 0)
             }
         }
-        refreshRunnerGauges()
         guard let counts = try? await queue.counts() else { return }
         for function in queue.functions {
             let states = counts[function.id] ?? [:]
@@ -127,6 +131,25 @@ final class OpenAPICache: Sendable {
     }
 }
 
+/// Lets a refresh run at most once per `interval` seconds.
+final class RefreshGate: Sendable {
+    private let interval: TimeInterval
+    private let last = Mutex<Date?>(nil)
+
+    init(interval: TimeInterval) {
+        self.interval = interval
+    }
+
+    /// True (and the time noted) when the last refresh began at least `interval` ago.
+    func begin(now: Date) -> Bool {
+        last.withLock { last in
+            if let previous = last, now.timeIntervalSince(previous) < interval { return false }
+            last = now
+            return true
+        }
+    }
+}
+
 /// `GET /files/{yyyy-mm-dd}/{name}`: serves the local file store with its content type, length, a strong ETag and
 /// long-lived caching (files never change under a key). An image is re-encoded when `Accept` names exactly one
 /// image format (`FileNegotiation`, Fooocus-API's behaviour), within `FileConversions`' bounds.
@@ -171,7 +194,27 @@ struct FileRoutes: Sendable {
             // Uploads are user content: browsers must not sniff a type other than the one the extension gives.
             headers[HTTPField.Name("x-content-type-options")!] = "nosniff"
             headers[.contentLength] = String(file.data.count)
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(data: file.data)))
+            return Response(status: .ok, headers: headers, body: Self.body(file.data))
+        }
+    }
+}
+
+extension FileRoutes {
+    /// Bytes per write when streaming a file.
+    static let chunkSize = 256 * 1024
+
+    /// Small files in one buffer; larger ones written a chunk at a time as the client reads, so a slow or
+    /// abandoned download holds one chunk, not a copy of the file.
+    static func body(_ data: Data) -> ResponseBody {
+        guard data.count > chunkSize else { return ResponseBody(byteBuffer: ByteBuffer(data: data)) }
+        return ResponseBody(contentLength: data.count) { writer in
+            var offset = 0
+            while offset < data.count {
+                let end = min(offset + chunkSize, data.count)
+                try await writer.write(ByteBuffer(data: data[offset..<end]))
+                offset = end
+            }
+            try await writer.finish(nil)
         }
     }
 }
