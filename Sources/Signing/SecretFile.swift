@@ -7,7 +7,7 @@ public enum SecretFile {
     public static func write(_ data: Data, to url: URL) throws {
         let directory = url.deletingLastPathComponent()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).tmp-\(UUID().uuidString)")
+        let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).tmp-\(UUID.secureRandom().uuidString)")
         let fd = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
         guard fd >= 0 else { throw SigningError("cannot create \(temporary.path) (errno \(errno))") }
         var written = 0

@@ -1,4 +1,5 @@
 import Foundation
+import Signing
 
 /// A stored file as the file store gives it back.
 public struct StoredFile: Sendable {
@@ -64,7 +65,7 @@ extension FileStore {
     /// A fresh, unguessable key `{yyyy-mm-dd}/{uuid}.{ext}` (UTC date) that names no tenant; files the host writes
     /// for a request use `FileNaming.makeKey` instead.
     public static func makeKey(fileExtension: String, now: Date = Date()) -> String {
-        "\(dayStamp(now))/\(UUID().uuidString.lowercased()).\(fileExtension)"
+        "\(dayStamp(now))/\(UUID.secureRandom().uuidString.lowercased()).\(fileExtension)"
     }
 }
 

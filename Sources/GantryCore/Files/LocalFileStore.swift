@@ -1,4 +1,5 @@
 import Foundation
+import Signing
 import Logging
 
 /// Stores files on local disk under a root directory (`<data-dir>/files`).
@@ -34,7 +35,7 @@ public struct LocalFileStore: FileStore {
         let destination = root.appendingPathComponent(key)
         let directory = destination.deletingLastPathComponent()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let temporary = directory.appendingPathComponent(".tmp-\(UUID().uuidString)")
+        let temporary = directory.appendingPathComponent(".tmp-\(UUID.secureRandom().uuidString)")
         do {
             // `.atomic` would also write-and-rename, but into a location of Foundation's choosing; doing it here keeps
             // the temporary file in the same directory (same filesystem) and hidden from readers by its name.
@@ -69,7 +70,7 @@ public struct LocalFileStore: FileStore {
             let code = errno
             guard code == EXDEV else { throw Self.linkError(code, key: key) }
             // Another filesystem: copy next to the destination, flush, and link that instead.
-            let copy = destination.deletingLastPathComponent().appendingPathComponent(".tmp-\(UUID().uuidString)")
+            let copy = destination.deletingLastPathComponent().appendingPathComponent(".tmp-\(UUID.secureRandom().uuidString)")
             defer { unlink(copy.path) }
             try FileManager.default.copyItem(at: temporaryURL, to: copy)
             try Self.flush(copy)

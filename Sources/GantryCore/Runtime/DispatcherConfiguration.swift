@@ -1,4 +1,5 @@
 import Foundation
+import Signing
 
 /// Settings of the dispatcher and sweeper. Every value has a default suited to a single-process host.
 public struct DispatcherConfiguration: Sendable {
@@ -26,7 +27,7 @@ public struct DispatcherConfiguration: Sendable {
     public var now: @Sendable () -> Date
 
     public init(
-        owner: String = "gantry-\(UUID().uuidString.prefix(8).lowercased())", leaseDuration: TimeInterval = 60,
+        owner: String = "gantry-\(UUID.secureRandom().uuidString.prefix(8).lowercased())", leaseDuration: TimeInterval = 60,
         heartbeatInterval: TimeInterval = 15, pollInterval: TimeInterval = 1, shutdownGrace: TimeInterval = 30,
         sweepInterval: TimeInterval = 1, retention: TimeInterval = 7 * 86_400, rescueAllRunningAtStart: Bool = true,
         tick: TimeInterval = 0.1, maxLogLinesPerAttempt: Int = 1_000, now: @escaping @Sendable () -> Date = { Date() }

@@ -1,4 +1,5 @@
 import Foundation
+import Signing
 import Logging
 import Metrics
 
@@ -121,7 +122,7 @@ public struct RequestQueue: Sendable {
         let now = configuration.now()
         let function = submission.admitted.function
         let record = try await store.requestInsert(RequestInsertParams(
-            id: UUID().uuidString.lowercased(), tenant: submission.tenant, functionID: function.id, input: submission.admitted.input,
+            id: UUID.secureRandom().uuidString.lowercased(), tenant: submission.tenant, functionID: function.id, input: submission.admitted.input,
             priority: submission.priority, maxAttempts: function.manifest.maxAttempts, createdAt: now,
             startDeadline: submission.startTimeout.map { now.addingTimeInterval($0) }, webhookURL: submission.webhookURL,
             webhookFormat: submission.webhookFormat))

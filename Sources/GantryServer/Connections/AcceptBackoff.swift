@@ -5,7 +5,7 @@ import NIOCore
 
 /// On the listening socket: when `accept` fails because the process (or system) is out of descriptors or memory,
 /// stop accepting for a second at a time instead of retrying in a busy loop, keep serving the connections already
-/// open, log once per episode and count it (`gantry_accept_errors_total`).
+/// open, log at most once a minute and count every failure (`gantry_accept_errors_total`).
 ///
 /// NIO's own accept back-off never engages in this case (the failed read leaves the socket registered for reads,
 /// so the event loop is woken again at once); turning `autoRead` off takes the socket out of the poll set.
@@ -15,7 +15,9 @@ final class AcceptBackoff: ChannelInboundHandler {
     static let pause = TimeAmount.seconds(1)
     private let logger: Logger
     private var paused = false
+    /// A warning was logged and no accept has succeeded since.
     private var episode = false
+    private var lastWarning: NIODeadline?
 
     init(logger: Logger) {
         self.logger = logger
@@ -41,7 +43,9 @@ final class AcceptBackoff: ChannelInboundHandler {
             return context.fireErrorCaught(error)
         }
         Counter(label: "gantry_accept_errors_total", dimensions: [("errno", String(io.errnoCode))]).increment()
-        if !episode {
+        let now = NIODeadline.now()
+        if lastWarning.map({ now - $0 >= .minutes(1) }) ?? true {
+            lastWarning = now
             episode = true
             logger.warning("cannot accept connections: out of descriptors or memory; pausing accepts for 1 s at a time and serving the open connections",
                            metadata: ["errno": "\(io.errnoCode)"])

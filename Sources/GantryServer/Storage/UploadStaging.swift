@@ -1,4 +1,5 @@
 import Foundation
+import Signing
 import GantryCore
 import Logging
 import NIOCore
@@ -24,7 +25,7 @@ struct UploadStaging: Sendable {
 
     /// A fresh path in `incoming/` for one request body.
     func newIncomingFile() -> URL {
-        incoming.appendingPathComponent(UUID().uuidString.lowercased())
+        incoming.appendingPathComponent(UUID.secureRandom().uuidString.lowercased())
     }
 
     /// The directory of a multipart upload; nil unless `uploadID` has the shape this host makes (32 hex digits), so a
@@ -83,11 +84,24 @@ enum BodySpool {
         }
     }
 
+    /// Why a staging file could not be created, as the client should hear it: out of descriptors is a 503 to retry,
+    /// a full disk a 507; anything else an I/O error.
+    static func cannotStage(_ code: Int32, _ url: URL) -> Error {
+        switch code {
+        case EMFILE, ENFILE:
+            APIError(.serviceUnavailable, "server_busy", "The host is out of file descriptors; retry shortly", headers: [.retryAfter: "1"])
+        case ENOSPC, EDQUOT:
+            APIError(.init(code: 507), "insufficient_storage", "The host has no space left for this upload")
+        default:
+            FileStoreError(.io, "cannot create \(url.lastPathComponent) (errno \(code))")
+        }
+    }
+
     /// Writes every chunk of `body` to a new file at `url`; returns the byte count.
     /// - Throws: the 413 `APIError` past `limit`, or whatever reading the body or writing the file threw.
     static func spool<Body: AsyncSequence>(_ body: Body, to url: URL, limit: Int) async throws -> Int where Body.Element == ByteBuffer {
         let descriptor = open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw FileStoreError(.io, "cannot create \(url.lastPathComponent) (errno \(errno))") }
+        guard descriptor >= 0 else { throw cannotStage(errno, url) }
         var closed = false
         do {
             var total = 0
