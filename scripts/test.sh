@@ -16,9 +16,16 @@ $PYTHON -m pip install -q --disable-pip-version-check -r Tests/compat/requiremen
 scripts/make-goldens.sh .build/goldens
 
 swift build --build-tests
+# The hostile-client tier (Tests/compat/test_hostile_*.py) runs against the release build.
+swift build -c release --product gantry
+
+# schemathesis fuzzes /openapi.json from its own virtual environment (its dependencies are not the fal client's).
+if [[ ! -x .venv-schemathesis/bin/python ]]; then python3 -m venv .venv-schemathesis; fi
+.venv-schemathesis/bin/python -m pip install -q --disable-pip-version-check schemathesis==4.32.5
 # Two processes: the image tiers run long synchronous pixel loops on the test pool, which would starve the
 # runtime tiers' event-driven tests (dispatcher, notifier, live server) if they shared it.
 swift test --skip-build --filter 'ImagingTests|FooocusTests'
 swift test --skip-build --skip 'ImagingTests|FooocusTests'
 
-GANTRY_BIN="$PWD/.build/debug/gantry" $PYTHON -m pytest -q -p no:cacheprovider Tests/compat
+GANTRY_BIN="$PWD/.build/debug/gantry" GANTRY_RELEASE_BIN="$PWD/.build/release/gantry" \
+  SCHEMATHESIS_BIN="$PWD/.venv-schemathesis/bin/schemathesis" $PYTHON -m pytest -q -p no:cacheprovider Tests/compat

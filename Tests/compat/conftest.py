@@ -35,6 +35,13 @@ def gantry_binary() -> Path:
     return raw if raw.is_absolute() else REPO_ROOT / raw
 
 
+def release_binary() -> Path:
+    """The release-mode build the hostile-client tier runs against: $GANTRY_RELEASE_BIN, default
+    `.build/release/gantry` (`swift build -c release --product gantry`)."""
+    raw = Path(os.environ.get("GANTRY_RELEASE_BIN", ".build/release/gantry"))
+    return raw if raw.is_absolute() else REPO_ROOT / raw
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -53,8 +60,11 @@ class GantryServer:
     def __init__(self, workdir: Path, *, name: str = "gantry", functions_dir: Path | None = None,
                  schemas_dir: Path | None = None, tls: TLSFiles | None = None, api_keys: str | None = None,
                  allow_egress: list[str] | None = None, max_body_bytes: int | None = None,
-                 extra_args: list[str] | None = None, runner_tokens: str | None = None):
+                 extra_args: list[str] | None = None, runner_tokens: str | None = None,
+                 binary: Path | None = None, wrapper: list[str] | None = None):
         self.name = name
+        self.binary = binary or gantry_binary()
+        self.wrapper = wrapper or []  # e.g. ["prlimit", "--nofile=256:256"]: execs the server in the same process
         self.workdir = workdir
         self.data_dir = workdir / "data"
         self.functions_dir = functions_dir or REPO_ROOT / "functions"
@@ -102,8 +112,7 @@ class GantryServer:
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def command(self) -> list[str]:
-        binary = gantry_binary()
-        args = [str(binary), "serve", "--host", "127.0.0.1", "--port", str(self.port),
+        args = [*self.wrapper, str(self.binary), "serve", "--host", "127.0.0.1", "--port", str(self.port),
                 "--data-dir", str(self.data_dir), "--functions", str(self.functions_dir),
                 "--schemas", str(self.schemas_dir), "--shutdown-grace", "2", "--log-level", "info"]
         if self.tls:
@@ -123,9 +132,8 @@ class GantryServer:
         return env
 
     def start(self, port: int | None = None) -> "GantryServer":
-        binary = gantry_binary()
-        if not binary.is_file():
-            pytest.fail(f"gantry binary not found at {binary}: run `swift build` in {REPO_ROOT} or set GANTRY_BIN")
+        if not self.binary.is_file():
+            pytest.fail(f"gantry binary not found at {self.binary}: run `swift build` in {REPO_ROOT} or set GANTRY_BIN")
         attempts = 1 if port else 3
         for attempt in range(attempts):
             self.port = port or free_port()

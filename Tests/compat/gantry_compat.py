@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import struct
 import time
@@ -193,3 +194,18 @@ def bounded(events, timeout_s: float):
 def messages(logs) -> list[str]:
     """The messages of a status's log entries."""
     return [entry["message"] for entry in logs or []]
+
+
+# -- a process seen from /proc ----------------------------------------------------------------------------------
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds the process has used."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_status_kib(pid: int, key: str) -> int:
+    """A `/proc/PID/status` size in KiB (VmRSS, VmHWM)."""
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    raise KeyError(key)
