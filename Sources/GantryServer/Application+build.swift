@@ -74,8 +74,12 @@ public func buildApplication(
     let storageSigner = TokenSigner(secret: try SecretFile.loadOrCreateKey(at: dataDirectory.appendingPathComponent("storage-secret")))
     let naming = FileNaming(signer: storageSigner)
     let uploadStaging = try UploadStaging(dataDirectory: dataDirectory)
-    uploadStaging.sweepAtStart(now: configuration.dispatcher.now(), logger: logger)
-    files.sweepTemporaryFiles(logger: logger)
+    // Half-done uploads and writes of a previous process go, unless this process shares the data directory with a
+    // live one (the same condition as rescuing that process's requests).
+    if configuration.dispatcher.rescueAllRunningAtStart {
+        uploadStaging.sweepAtStart(now: configuration.dispatcher.now(), logger: logger)
+        files.sweepTemporaryFiles(logger: logger)
+    }
     let environment = RunEnvironment(fetcher: fetcher, files: files, publicURL: publicURL, naming: naming)
     // Runner functions a previous run registered are installed, and requests it left running are rescued, before
     // anything claims.

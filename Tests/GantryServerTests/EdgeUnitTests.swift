@@ -18,6 +18,9 @@ struct EdgeUnitTests {
         #expect(LineLogHandler.escape("plain text, ünïcode ✓") == "plain text, ünïcode ✓")
         #expect(LineLogHandler.escape("a\nb\rc\td") == "a\\nb\\rc\\td")
         #expect(LineLogHandler.escape("\u{1b}[31mred\u{7f}\u{85}\u{2028}") == "\\u{1b}[31mred\\u{7f}\\u{85}\\u{2028}")
+        #expect(LineLogHandler.escape("a\\nb") == "a\\\\nb")  // a literal backslash-n is not an escaped newline
+        #expect(LineLogHandler.quoted("abc-123") == "abc-123")
+        #expect(LineLogHandler.quoted("x y=z [S]") == "\"x y=z [S]\"" && LineLogHandler.quoted("say \"hi\"") == "\"say \\\"hi\\\"\"")
 
         let lines = Mutex<[String]>([])
         var logger = Logger(label: "test") { label in LineLogHandler(label: label) { line in lines.withLock { $0.append(line) } } }
@@ -26,7 +29,7 @@ struct EdgeUnitTests {
         let written = lines.withLock { $0 }
         #expect(written.count == 1)
         #expect(written[0].filter { $0 == "\n" || $0 == "\r\n" }.count == 1 && written[0].hasSuffix("\n"))
-        #expect(written[0].contains("url=http://x/\\r\\nEvil: 1") && written[0].contains("failed\\n2026-01-01"))
+        #expect(written[0].contains("url=\"http://x/\\r\\nEvil: 1\"") && written[0].contains("failed\\n2026-01-01"))
     }
 
     @Test func connectionLimitsAreValidatedAndFitTheDescriptorLimit() throws {

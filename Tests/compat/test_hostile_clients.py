@@ -276,3 +276,51 @@ def test_unknown_methods_are_405_with_allow(release_server, method, path, allow)
     r = requests.request(method, release_server.url + path, timeout=5)
     assert r.status_code == 405 and r.headers["Allow"] == allow
     assert r.json()["error_type"] == "method_not_allowed"
+
+
+def read_responses(sock: socket.socket, count: int, timeout: float = 5) -> list[bytes]:
+    """`count` Content-Length-framed responses from `sock`."""
+    sock.settimeout(timeout)
+    buffer, replies = b"", []
+    while len(replies) < count:
+        head, sep, rest = buffer.partition(b"\r\n\r\n")
+        length = re.search(rb"(?i)content-length: (\d+)", head) if sep else None
+        if length and len(rest) >= int(length.group(1)):
+            size = int(length.group(1))
+            replies.append(head + b"\r\n\r\n" + rest[:size])
+            buffer = rest[size:]
+            continue
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        buffer += chunk
+    return replies
+
+
+def test_pipelined_requests_keep_their_own_answers(release_server):
+    sock = connect(release_server, timeout=5)
+    try:
+        sock.sendall(b"POST /gantry/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4\r\n\r\n{bad"
+                     b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        first, second = read_responses(sock, 2)
+        assert first.startswith(b"HTTP/1.1 400 ") and b"json_invalid" in first
+        assert b"connection: close" not in first.lower()  # its body was read whole: the connection goes on
+        assert second.startswith(b"HTTP/1.1 200 ")
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE\r\n\r\n")
+        third, fourth = read_responses(sock, 2)
+        assert third.startswith(b"HTTP/1.1 200 ") and fourth.startswith(b"HTTP/1.1 400 ")
+        assert json.loads(fourth.partition(b"\r\n\r\n")[2])["error_type"] == "bad_request"
+    finally:
+        sock.close()
+
+
+def test_a_request_answered_before_its_body_is_still_timed_out(gantry_pool):
+    server = gantry_pool.start("early-answer", binary=release_binary(), extra_args=TIMEOUTS)
+    sock = connect(server, timeout=5)
+    try:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n")
+        assert read_responses(sock, 1)[0].startswith(b"HTTP/1.1 200 ")
+        sock.sendall(b"0123456789")  # the body arrives after the answer; then the client goes quiet
+        wait_for(lambda: closed_by_peer(sock), 8, message="the idle connection closed by its timeout")
+    finally:
+        sock.close()

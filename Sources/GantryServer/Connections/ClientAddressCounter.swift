@@ -23,22 +23,20 @@ final class ClientAddressCounter: Sendable {
             if limit > 0 && current >= limit { return nil }
             counts.byAddress[address] = current + 1
             counts.total += 1
+            openGauge.record(counts.total)  // under the lock, so the gauge never shows an older count last
             return counts.total
         }
-        guard let total else { return false }
-        openGauge.record(total)
-        return true
+        return total != nil
     }
 
     /// Forgets a connection `open` counted.
     func close(_ address: String) {
-        let total = counts.withLock { counts in
+        counts.withLock { counts in
             let remaining = counts.byAddress[address, default: 1] - 1
             counts.byAddress[address] = remaining > 0 ? remaining : nil
             counts.total -= 1
-            return counts.total
+            openGauge.record(counts.total)
         }
-        openGauge.record(total)
     }
 
     /// Connections open now.

@@ -40,6 +40,8 @@ final class ConnectionWatchdog: ChannelDuplexHandler, RemovableChannelHandler {
     private var timerDeadline: NIODeadline?
     private var unwritableSince: NIODeadline?
     private var clientKey: String?
+    /// When the last read cycle of a body ended with no new read requested yet (back-pressure from the route).
+    private var readsHeldSince: NIODeadline?
 
     init(limits: ConnectionLimits, clients: ClientAddressCounter, logger: Logger) {
         self.limits = limits
@@ -63,7 +65,7 @@ final class ConnectionWatchdog: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         becameActive(context: context)
-        context.fireChannelActive()
+        if clientKey != nil { context.fireChannelActive() }  // a refused connection is already closing
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -86,6 +88,29 @@ final class ConnectionWatchdog: ChannelDuplexHandler, RemovableChannelHandler {
             break
         }
         context.fireChannelRead(data)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        switch phase {
+        case .lingering:
+            context.read()  // drain regardless of the application's back-pressure: these bytes are dropped here
+            return
+        case .body:
+            readsHeldSince = .now()  // until the application asks for more (normally at once)
+        case .idle, .head, .answering:
+            break
+        }
+        context.fireChannelReadComplete()
+    }
+
+    /// The application asks for more bytes. While it was not asking (a route slow to consume its body holds the
+    /// request's back-pressure) the client could not send, so that time does not count against the body window.
+    func read(context: ChannelHandlerContext) {
+        if let since = readsHeldSince, case .body(let windowStart, let bytes) = phase {
+            phase = .body(windowStart: windowStart + (.now() - since), bytes: bytes)
+        }
+        readsHeldSince = nil
+        context.read()
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -111,6 +136,7 @@ final class ConnectionWatchdog: ChannelDuplexHandler, RemovableChannelHandler {
     /// A request head was decoded: its body (if any) now has to keep moving.
     func requestHeadReceived() {
         if case .lingering = phase { return }
+        readsHeldSince = nil
         phase = .body(windowStart: .now(), bytes: 0)
         arm(at: .now() + timeAmount(limits.bodyInterval))
     }
@@ -139,6 +165,7 @@ final class ConnectionWatchdog: ChannelDuplexHandler, RemovableChannelHandler {
         phase = .lingering(until: .now() + Self.lingerDuration)
         arm(at: .now() + Self.lingerDuration)
         context.channel.close(mode: .output, promise: nil)
+        context.read()
     }
 
     // MARK: timer
@@ -201,7 +228,7 @@ final class ConnectionWatchdog: ChannelDuplexHandler, RemovableChannelHandler {
         case .body(let windowStart, let bytes):
             let due = windowStart + timeAmount(limits.bodyInterval)
             if now < due { return arm(at: due) }
-            if bytes < limits.bodyMinimumBytes { return expire(context, reason: "body") }
+            if bytes < limits.bodyMinimumBytes && readsHeldSince == nil { return expire(context, reason: "body") }
             phase = .body(windowStart: now, bytes: 0)
             arm(at: now + timeAmount(limits.bodyInterval))
         case .answering:

@@ -8,9 +8,10 @@ enum DescriptorLimit {
     static func raiseToHard() -> Int {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1_024 }
-        if limit.rlim_cur < limit.rlim_max {
+        let target = min(limit.rlim_max, 1 << 20)
+        if limit.rlim_cur < target {
             var raised = limit
-            raised.rlim_cur = min(limit.rlim_max, 1 << 20)
+            raised.rlim_cur = target
             if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
         }
         return Int(min(limit.rlim_cur, 1 << 20))

@@ -21,16 +21,19 @@ final class ExchangeObserver: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPResponsePart
 
     private let watchdog: ConnectionWatchdog
-    /// Request heads received whose response has not ended.
-    private var unanswered = 0
-    /// A request head arrived and its body has not ended.
+    /// Requests are numbered from 1 in arrival order; responses go out in the same order (HTTP/1.1 pipelining).
+    private var received = 0
+    private var answered = 0
+    /// The newest request's body has not ended.
     private var bodyOpen = false
-    /// A response head was written for the oldest unanswered request.
+    /// A response head was written for request `answered + 1` and its end was not.
     private var responding = false
-    /// The connection closes after the response being written.
-    private var closeAfterResponse = false
-    /// A broken request to answer once the responses owed before it are written.
+    /// Requests after whose response the connection closes.
+    private var closeAfter: Set<Int> = []
+    /// A request head that could not be parsed, to answer once every earlier request is answered.
     private var pendingError: Error?
+    /// Inbound parts are no longer passed on (after a broken head, or once the last answer is written).
+    private var discarding = false
     /// The last answer has been written: anything after it is dropped.
     private var closing = false
 
@@ -39,9 +42,10 @@ final class ExchangeObserver: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if discarding || closing { return }
         switch unwrapInboundIn(data) {
         case .head:
-            unanswered += 1
+            received += 1
             bodyOpen = true
             watchdog.requestHeadReceived()
         case .body:
@@ -49,48 +53,59 @@ final class ExchangeObserver: ChannelDuplexHandler, RemovableChannelHandler {
         case .end:
             bodyOpen = false
             watchdog.requestEnded()
+            // Answered before its body ended: the connection is idle from here.
+            if answered == received { watchdog.exchangeFinished() }
         }
         context.fireChannelRead(data)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         guard MalformedRequest(error) != nil else { return context.fireErrorCaught(error) }
-        closeAfterResponse = true
+        guard !closing else { return }
         if bodyOpen {
-            // A route may be reading this body: it fails with the error and the middleware answers. If the answer
-            // has already begun, the connection just closes after it.
-            if !responding { context.fireErrorCaught(error) }
-        } else if unanswered == 0 {
-            answer(error, context: context)
+            if answered >= received {
+                // Already answered (the route did not read its body): nothing more to say.
+                closing = true
+                watchdog.closeLingering()
+            } else if responding && answered + 1 == received {
+                closeAfter.insert(received)  // its answer has begun: close once it is written
+            } else {
+                // The route reading this body fails with the error and the middleware answers with the envelope.
+                closeAfter.insert(received)
+                context.fireErrorCaught(error)
+            }
         } else {
-            pendingError = error
+            discarding = true
+            if answered == received { answer(error, context: context) } else { pendingError = error }
         }
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if closing {
-            promise?.succeed()
+        if closing || answered >= received {
+            promise?.succeed()  // nothing is owed: a stray answer (Hummingbird's own 400 after a drain) is dropped
             return
         }
+        let current = answered + 1
         switch unwrapOutboundIn(data) {
         case .head(var response):
             responding = true
-            if bodyOpen && response.status.code >= 400 { closeAfterResponse = true }
-            if closeAfterResponse { response.headerFields[.connection] = "close" }
+            // An error answer to a request whose body was not read to its end: close rather than read the rest.
+            if bodyOpen && received == current && response.status.code >= 400 { closeAfter.insert(current) }
+            if closeAfter.contains(current) { response.headerFields[.connection] = "close" }
             context.write(wrapOutboundOut(.head(response)), promise: promise)
         case .body:
             context.write(data, promise: promise)
         case .end:
-            unanswered -= 1
+            answered = current
             responding = false
-            if closeAfterResponse && pendingError == nil {
+            if closeAfter.contains(current) {
                 finish(context: context, data: data, promise: promise)
-            } else if unanswered == 0, let error = pendingError {
+            } else if answered == received, let error = pendingError {
                 context.write(data, promise: promise)
                 answer(error, context: context)
             } else {
                 context.write(data, promise: promise)
-                if unanswered == 0 { watchdog.exchangeFinished() }
+                if answered == received && !bodyOpen { watchdog.exchangeFinished() }
             }
         }
     }

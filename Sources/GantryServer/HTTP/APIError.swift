@@ -76,7 +76,7 @@ struct ErrorEnvelopeMiddleware<Context: RequestContext>: RouterMiddleware {
             throw error
         } catch let error as HTTPError where error.status == .notFound {
             let allowed = await methods.allowed(path: request.uri.path)
-            guard !allowed.isEmpty else {
+            guard !allowed.isEmpty, !allowed.contains(request.method) else {
                 throw APIError(.notFound, "not_found", "No route for \(request.method) \(request.uri.path)",
                                headers: [.falRequestID: UUID.secureRandom().uuidString.lowercased()])
             }

@@ -7,7 +7,8 @@ import Logging
 /// Whatever a client controls ends up in log entries sooner or later (URLs, ids, file names, header values,
 /// function messages), so every piece of text is escaped here, in the one place all entries pass: line breaks,
 /// tabs, other control characters (terminal escape sequences included) and Unicode line separators are written as
-/// `\n`, `\r`, `\t` or `\u{…}`. A forged newline can therefore never start a line of its own.
+/// `\n`, `\r`, `\t` or `\u{…}` (and a backslash as `\\`). A forged newline can therefore never start a line of
+/// its own, and metadata values that could pass for more of the line are quoted (`quoted(_:)`).
 public struct LineLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
     public var metadata: Logger.Metadata = [:]
@@ -33,7 +34,7 @@ public struct LineLogHandler: LogHandler {
         if let error = event.error { merged["error"] = "\(error)" }
         var line = "\(Self.timestamp()) \(event.level) \(Self.escape(label)):"
         for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
-            line += " \(Self.escape(key))=\(Self.escape(value.description))"
+            line += " \(Self.escape(key))=\(Self.quoted(value.description))"
         }
         line += " [\(Self.escape(event.source))] \(Self.escape(event.message.description))\n"
         output(line)
@@ -48,6 +49,7 @@ public struct LineLogHandler: LogHandler {
             case "\n": escaped.append(contentsOf: "\\n".unicodeScalars)
             case "\r": escaped.append(contentsOf: "\\r".unicodeScalars)
             case "\t": escaped.append(contentsOf: "\\t".unicodeScalars)
+            case "\\": escaped.append(contentsOf: "\\\\".unicodeScalars)
             case _ where needsEscape(scalar):
                 escaped.append(contentsOf: "\\u{\(String(scalar.value, radix: 16))}".unicodeScalars)
             default: escaped.append(scalar)
@@ -56,8 +58,16 @@ public struct LineLogHandler: LogHandler {
         return String(escaped)
     }
 
+    /// A metadata value: escaped, and in double quotes (with `\"` inside) when it is empty or holds a space, `=`,
+    /// a quote or a bracket, so a value can never pass for another `key=value` pair or the `[Source]` mark.
+    public static func quoted(_ text: String) -> String {
+        let escaped = escape(text)
+        guard escaped.isEmpty || escaped.contains(where: { " =\"[]".contains($0) }) else { return escaped }
+        return "\"" + escaped.replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
+
     private static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
+        scalar == "\\" || scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
     }
 
     private static func timestamp() -> String {
@@ -76,6 +86,7 @@ public struct LineLogHandler: LogHandler {
             var offset = 0
             while offset < buffer.count {
                 let written = write(STDERR_FILENO, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 && errno == EINTR { continue }
                 if written <= 0 { break }
                 offset += written
             }
