@@ -76,6 +76,25 @@ struct DispatcherTests {
         }
     }
 
+    /// A run whose lease was taken from it (here: released behind its back, as a rescue would) is stopped at the
+    /// next heartbeat; its request goes on as a new attempt.
+    @Test func runThatLostItsLeaseIsStopped() async throws {
+        let probe = Probe()
+        let gate = Gate()
+        let harness = Harness([registered(manifest("t/slow"), ProbeFunction(probe: probe, gate: gate))])
+        try await harness.withDispatcher {
+            let submitted = try await harness.submit("t/slow", "slow")
+            let running = try await harness.waitFor(submitted.id, .running)
+            #expect(await eventually { probe.started.count == 1 })
+            let fence = try #require(LeaseFence(running))
+            #expect(try await harness.store.requestRelease(RequestReleaseParams(fence: fence)))
+            #expect(await eventually { probe.cancellations == 1 })
+            #expect(await eventually { probe.started.count == 2 })  // claimed again by the same dispatcher
+            gate.open()
+            #expect(try await harness.waitFor(submitted.id, .succeeded).attempt >= 1)
+        }
+    }
+
     /// A queued request is cancelled at once; another tenant's cancel finds nothing.
     @Test func cancelQueued() async throws {
         let harness = Harness([registered(manifest("t/q"), ProbeFunction(probe: Probe()))])

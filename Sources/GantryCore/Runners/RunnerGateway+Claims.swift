@@ -67,6 +67,7 @@ extension RunnerGateway {
         attempts.insert(fence, .init(functionID: record.functionID, tenant: record.tenant, syncMode: syncMode, startedAt: startedAt,
                                      reporter: reporter, lastUsed: now))
         notifier.publish(NotifierKeys.request(record.id))
+        if record.attempt > 1 { RuntimeMetrics.shared.retriedAttempt(record.functionID).increment() }
         return Job(record: record, leaseToken: RunnerLease.token(attempt: record.attempt, instance: instance),
                    deadline: startedAt.addingTimeInterval(function.manifest.timeoutSeconds), syncMode: syncMode)
     }

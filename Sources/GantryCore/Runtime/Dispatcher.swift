@@ -128,8 +128,9 @@ public final class Dispatcher: Service, Sendable {
         logger[metadataKey: "function"] = "\(function.id)"
         logger[metadataKey: "attempt"] = "\(record.attempt)"
         let control = RunControl()
-        state.withLock { $0.running[record.id] = RunningEntry(fence: fence, control: control) }
+        state.withLock { $0.running[record.id] = RunningEntry(fence: fence, functionID: function.id, control: control) }
         defer { _ = state.withLock { $0.running.removeValue(forKey: record.id) } }
+        if record.attempt > 1 { RuntimeMetrics.shared.retriedAttempt(function.id).increment() }
         notifier.publish(NotifierKeys.request(record.id))
         logger.info("running")
         // A cancel that arrived while a previous attempt's runner was dying survives the rescue; honour it now.
@@ -142,6 +143,8 @@ public final class Dispatcher: Service, Sendable {
             function, input: record.input,
             identity: .init(requestID: record.id, tenant: record.tenant, attempt: record.attempt, syncMode: RequestQueue.syncMode(of: record.input)),
             reporter: reporter, control: control, permit: .held)
+        // The run is over: from here a heartbeat that finds the lease gone is seeing this attempt's own finish.
+        _ = state.withLock { $0.running.removeValue(forKey: record.id) }
         let elapsed = configuration.now().timeIntervalSince(started)
         do {
             if let completion = outcome.completion(timeoutSeconds: function.manifest.timeoutSeconds) {
@@ -172,6 +175,10 @@ public final class Dispatcher: Service, Sendable {
                     switch outcome {
                     case .renewed(let cancelRequested): if cancelRequested { entry.control.stop(.user) }
                     case .lost:
+                        // The snapshot above is older than the store call: a run that finished meanwhile has already
+                        // recorded its outcome (which ended the lease). Only a run still going has lost anything.
+                        guard state.withLock({ $0.running[entry.fence.requestID]?.fence == entry.fence }) else { continue }
+                        RuntimeMetrics.shared.leaseLost(entry.functionID).increment()
                         logger.warning("lease lost; abandoning this attempt", metadata: ["request_id": "\(entry.fence.requestID)"])
                         entry.control.stop(.leaseLost)
                     }
@@ -186,5 +193,6 @@ public final class Dispatcher: Service, Sendable {
 /// A run in progress in this process.
 struct RunningEntry: Sendable {
     var fence: LeaseFence
+    var functionID: String
     var control: RunControl
 }

@@ -7,6 +7,8 @@ import Metrics
 /// - `gantry_requests_submitted_total{function}`
 /// - `gantry_requests_total{function,state}` — requests that reached a terminal state
 /// - `gantry_run_duration_seconds{function}` — time a run took
+/// - `gantry_attempts_retried_total{function}` — attempts after the first that began (work claimed again)
+/// - `gantry_leases_lost_total{function}` — runs in this process whose lease was taken while they still ran
 public final class RuntimeMetrics: @unchecked Sendable {
     /// The process-wide instance (metrics backends are process-wide too).
     public static let shared = RuntimeMetrics()
@@ -23,6 +25,14 @@ public final class RuntimeMetrics: @unchecked Sendable {
         counter("finished|\(function)|\(state.rawValue)") {
             Counter(label: "gantry_requests_total", dimensions: [("function", function), ("state", state.rawValue)])
         }
+    }
+
+    public func retriedAttempt(_ function: String) -> Counter {
+        counter("retried|\(function)") { Counter(label: "gantry_attempts_retried_total", dimensions: [("function", function)]) }
+    }
+
+    public func leaseLost(_ function: String) -> Counter {
+        counter("leaseLost|\(function)") { Counter(label: "gantry_leases_lost_total", dimensions: [("function", function)]) }
     }
 
     public func runDuration(_ function: String) -> Metrics.Timer {
