@@ -15,7 +15,7 @@ import time
 import requests
 
 from conftest import release_binary
-from test_hostile_clients import metric
+from hostile import metric
 
 CLIENTS = 32
 SECONDS = 8
