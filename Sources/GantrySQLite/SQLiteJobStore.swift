@@ -57,7 +57,11 @@ public final class SQLiteJobStore: JobStore {
         VALUES (?, ?, ?, ?, 'queued', ?, 0, ?, ?, ?, ?)
         """
 
-    public func requestInsert(_ params: RequestInsertParams) async throws -> RequestRecord {
+    /// Queued requests in the lanes a new request of this function and priority waits behind: its own (all older)
+    /// and every more urgent one.
+    static let lanePositionSQL = "SELECT COALESCE(SUM(queued), 0) FROM queue_lanes WHERE function_id = ? AND priority <= ?"
+
+    public func requestInsert(_ params: RequestInsertParams) async throws -> InsertedRequest {
         let arguments: StatementArguments = [
             params.id, params.tenant, params.functionID, params.input, params.priority.rawValue,
             params.maxAttempts, params.createdAt.unixSeconds, params.startDeadline?.unixSeconds,
@@ -68,7 +72,9 @@ public final class SQLiteJobStore: JobStore {
             [params.id, params.tenant, url, WebhookDelivery.hostKey(for: url), params.webhookFormat.rawValue,
              params.createdAt.unixSeconds]
         }
-        try await write { db in
+        let lane: StatementArguments = [params.functionID, params.priority.rawValue]
+        let position = try await write { db in
+            let ahead = try Int.fetchOne(db.cachedStatement(sql: Self.lanePositionSQL), arguments: lane) ?? 0
             do {
                 try db.cachedStatement(sql: Self.insertSQL).execute(arguments: arguments)
             } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
@@ -76,11 +82,12 @@ public final class SQLiteJobStore: JobStore {
             }
             // The outbox row is part of the submit: same savepoint, same commit.
             if let delivery { try db.cachedStatement(sql: Self.webhookInsertSQL).execute(arguments: delivery) }
+            return ahead
         }
-        return RequestRecord(
+        return InsertedRequest(record: RequestRecord(
             id: params.id, tenant: params.tenant, functionID: params.functionID, input: params.input,
             priority: params.priority, maxAttempts: params.maxAttempts, createdAt: params.createdAt,
-            startDeadline: params.startDeadline, webhookURL: params.webhookURL)
+            startDeadline: params.startDeadline, webhookURL: params.webhookURL), queuePosition: position)
     }
 
     static let getSQL = "SELECT \(RequestRow.columns) FROM requests WHERE id = ?"

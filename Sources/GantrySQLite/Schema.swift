@@ -18,8 +18,45 @@ enum Schema {
         migrator.registerMigration("v3: function registrations") { db in
             try db.execute(sql: functionRegistrationsTable)
         }
+        migrator.registerMigration("v4: queue lanes") { db in
+            try db.execute(sql: queueLanes)
+        }
         return migrator
     }
+
+    /// How many requests are queued per function and priority, kept by triggers on every way a request enters or
+    /// leaves `queued` (submit, claim, cancel, expiry, rescue, release, prune), so a submit learns its queue position
+    /// from a handful of rows however deep the queue is, instead of counting the requests ahead of it.
+    private static let queueLanes = """
+        CREATE TABLE queue_lanes (
+            function_id TEXT NOT NULL,
+            priority INTEGER NOT NULL,
+            queued INTEGER NOT NULL,
+            PRIMARY KEY (function_id, priority)
+        ) WITHOUT ROWID;
+        INSERT INTO queue_lanes (function_id, priority, queued)
+            SELECT function_id, priority, COUNT(*) FROM requests WHERE state = 'queued' GROUP BY function_id, priority;
+        CREATE TRIGGER queue_lanes_insert AFTER INSERT ON requests WHEN NEW.state = 'queued'
+        BEGIN
+            INSERT INTO queue_lanes (function_id, priority, queued) VALUES (NEW.function_id, NEW.priority, 1)
+                ON CONFLICT (function_id, priority) DO UPDATE SET queued = queued + 1;
+        END;
+        CREATE TRIGGER queue_lanes_enter AFTER UPDATE OF state ON requests
+        WHEN NEW.state = 'queued' AND OLD.state <> 'queued'
+        BEGIN
+            INSERT INTO queue_lanes (function_id, priority, queued) VALUES (NEW.function_id, NEW.priority, 1)
+                ON CONFLICT (function_id, priority) DO UPDATE SET queued = queued + 1;
+        END;
+        CREATE TRIGGER queue_lanes_leave AFTER UPDATE OF state ON requests
+        WHEN OLD.state = 'queued' AND NEW.state <> 'queued'
+        BEGIN
+            UPDATE queue_lanes SET queued = queued - 1 WHERE function_id = OLD.function_id AND priority = OLD.priority;
+        END;
+        CREATE TRIGGER queue_lanes_delete AFTER DELETE ON requests WHEN OLD.state = 'queued'
+        BEGIN
+            UPDATE queue_lanes SET queued = queued - 1 WHERE function_id = OLD.function_id AND priority = OLD.priority;
+        END;
+        """
 
     /// Runner functions as their runners declared them, kept so a restarted host validates submissions (and lists
     /// the functions) before any runner reconnects.

@@ -4,6 +4,35 @@ import Testing
 
 /// Insertion, reading back, claim order and queue positions.
 @Suite struct InsertClaimTests {
+    /// The position an insert answers (from the per-lane counts) is the counted one, through claims, cancels,
+    /// releases, expiry and both priorities.
+    @Test(arguments: StoreKind.allCases)
+    func insertAnswersTheQueuePosition(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            func submit(_ id: String, _ priority: RequestPriority = .normal, deadline: Date? = nil) async throws -> Int {
+                let inserted = try await store.requestInsert(RequestInsertParams(
+                    id: id, tenant: "t", functionID: "echo", input: Data("{}".utf8), priority: priority, maxAttempts: 3,
+                    createdAt: epoch, startDeadline: deadline))
+                #expect(try await store.requestQueuePosition(id: id) == inserted.queuePosition, "\(id)")
+                return inserted.queuePosition
+            }
+            for index in 0..<5 { #expect(try await submit("n\(index)") == index) }
+            #expect(try await submit("low0", .low) == 5)  // behind every normal request
+            _ = try await insert(store, "other", function: "digest")  // another function's lane does not count
+            let first = try #require(try await claim(store))
+            _ = try await claim(store)
+            #expect(try await submit("n5") == 3)  // n2, n3, n4
+            #expect(try await store.requestCancel(id: "n3", now: at(1)) == .cancelled)
+            #expect(try await submit("n6") == 3)  // n2, n4, n5
+            #expect(try await store.requestRelease(RequestReleaseParams(fence: try #require(LeaseFence(first)), now: at(1))))
+            #expect(try await submit("n7") == 5)  // n0 is back
+            #expect(try await submit("low1", .low) == 7)  // six normal, one low
+            _ = try await submit("late", deadline: at(2))
+            #expect(try await store.requestExpireOverdue(now: at(3)) == ["late"])
+            #expect(try await submit("n8") == 6)
+        }
+    }
+
     @Test(arguments: StoreKind.allCases)
     func insertThenGetReturnsEveryField(kind: StoreKind) async throws {
         try await withStore(kind) { store in
@@ -11,7 +40,7 @@ import Testing
                 id: "r1", tenant: "tenant-a", functionID: "fooocus", input: Data(#"{"prompt":"a cat"}"#.utf8),
                 priority: .low, maxAttempts: 5, createdAt: epoch, startDeadline: at(30),
                 webhookURL: "https://example.test/hook?x=1")
-            let inserted = try await store.requestInsert(params)
+            let inserted = try await store.requestInsert(params).record
             let expected = RequestRecord(
                 id: "r1", tenant: "tenant-a", functionID: "fooocus", input: params.input, state: .queued,
                 priority: .low, attempt: 0, maxAttempts: 5, createdAt: epoch, startDeadline: at(30),

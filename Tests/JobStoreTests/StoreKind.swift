@@ -49,7 +49,7 @@ func insert(
 ) async throws -> RequestRecord {
     try await store.requestInsert(RequestInsertParams(
         id: id, tenant: "tenant-a", functionID: function, input: Data(#"{"id":"\#(id)"}"#.utf8),
-        priority: priority, maxAttempts: maxAttempts, createdAt: createdAt, startDeadline: startDeadline))
+        priority: priority, maxAttempts: maxAttempts, createdAt: createdAt, startDeadline: startDeadline)).record
 }
 
 /// Claims the next request of `function` at `now` with a 60 s lease.

@@ -7,7 +7,7 @@ import Testing
 /// transaction, and are claimed, recorded and released under guards.
 @Suite struct WebhookOutboxTests {
     func insertHooked(_ store: any JobStore, _ id: String, url: String = "https://hooks.example.com/a", startDeadline: Date? = nil) async throws {
-        try await store.requestInsert(RequestInsertParams(
+        _ = try await store.requestInsert(RequestInsertParams(
             id: id, tenant: "tenant-a", functionID: "echo", input: Data("{}".utf8), maxAttempts: 1, createdAt: epoch,
             startDeadline: startDeadline, webhookURL: url))
     }

@@ -112,23 +112,21 @@ public struct RequestQueue: Sendable {
 
     /// Stores a new queued request durably, wakes a worker (or a runner's claim) and tells its queue position.
     public func submit(_ submission: Submission) async throws -> Submitted {
-        let record = try await insert(submission)
-        // A request can leave the queue before the position is read; it then counts as next in line.
-        let position = try await store.requestQueuePosition(id: record.id) ?? 0
-        return Submitted(record: record, queuePosition: position)
+        let inserted = try await insert(submission)
+        return Submitted(record: inserted.record, queuePosition: inserted.queuePosition)
     }
 
-    private func insert(_ submission: Submission) async throws -> RequestRecord {
+    private func insert(_ submission: Submission) async throws -> InsertedRequest {
         let now = configuration.now()
         let function = submission.admitted.function
-        let record = try await store.requestInsert(RequestInsertParams(
+        let inserted = try await store.requestInsert(RequestInsertParams(
             id: UUID.secureRandom().uuidString.lowercased(), tenant: submission.tenant, functionID: function.id, input: submission.admitted.input,
             priority: submission.priority, maxAttempts: function.manifest.maxAttempts, createdAt: now,
             startDeadline: submission.startTimeout.map { now.addingTimeInterval($0) }, webhookURL: submission.webhookURL,
             webhookFormat: submission.webhookFormat))
         RuntimeMetrics.shared.submitted(function.id).increment()
         notifier.publish(NotifierKeys.work(function.id))
-        return record
+        return inserted
     }
 
     // MARK: Read

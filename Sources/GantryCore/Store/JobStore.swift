@@ -8,8 +8,9 @@ import Foundation
 /// same conformance suite.
 public protocol JobStore: Sendable {
     /// Inserts a new `queued` request. Durable when the call returns (the submit's 200 goes out after it).
+    /// Also answers its queue position at that moment, without counting the requests ahead of it.
     /// Throws `StoreError.duplicate` when the id exists.
-    func requestInsert(_ params: RequestInsertParams) async throws -> RequestRecord
+    func requestInsert(_ params: RequestInsertParams) async throws -> InsertedRequest
 
     /// The request with this id, or nil.
     func requestGet(id: String) async throws -> RequestRecord?
@@ -195,4 +196,17 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     public static func corrupt(_ message: String) -> StoreError { .init(code: .corrupt, message: message) }
 
     public var description: String { message }
+}
+
+/// A stored submit.
+public struct InsertedRequest: Sendable {
+    /// The request as stored.
+    public var record: RequestRecord
+    /// Queued requests of its function that will be claimed before it, as of the insert.
+    public var queuePosition: Int
+
+    public init(record: RequestRecord, queuePosition: Int) {
+        self.record = record
+        self.queuePosition = queuePosition
+    }
 }

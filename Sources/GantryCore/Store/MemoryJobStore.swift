@@ -14,8 +14,11 @@ public final class MemoryJobStore: JobStore {
         state.withLock { body(&$0) }
     }
 
-    public func requestInsert(_ params: RequestInsertParams) async throws -> RequestRecord {
-        try state.withLock { try $0.insert(params) }
+    public func requestInsert(_ params: RequestInsertParams) async throws -> InsertedRequest {
+        try state.withLock { tables in
+            let record = try tables.insert(params)
+            return InsertedRequest(record: record, queuePosition: tables.queuePosition(id: record.id) ?? 0)
+        }
     }
 
     public func requestGet(id: String) async throws -> RequestRecord? {
