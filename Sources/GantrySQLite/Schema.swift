@@ -39,18 +39,14 @@ enum Schema {
         CREATE TRIGGER queue_lanes_insert AFTER INSERT ON requests WHEN NEW.state = 'queued'
         BEGIN
             INSERT INTO queue_lanes (function_id, priority, queued) VALUES (NEW.function_id, NEW.priority, 1)
-                ON CONFLICT (function_id, priority) DO UPDATE SET queued = queued + 1;
+                ON CONFLICT (function_id, priority) DO UPDATE SET queued = queued + excluded.queued;
         END;
-        CREATE TRIGGER queue_lanes_enter AFTER UPDATE OF state ON requests
-        WHEN NEW.state = 'queued' AND OLD.state <> 'queued'
+        CREATE TRIGGER queue_lanes_move AFTER UPDATE OF state ON requests
+        WHEN (OLD.state = 'queued') <> (NEW.state = 'queued')
         BEGIN
-            INSERT INTO queue_lanes (function_id, priority, queued) VALUES (NEW.function_id, NEW.priority, 1)
-                ON CONFLICT (function_id, priority) DO UPDATE SET queued = queued + 1;
-        END;
-        CREATE TRIGGER queue_lanes_leave AFTER UPDATE OF state ON requests
-        WHEN OLD.state = 'queued' AND NEW.state <> 'queued'
-        BEGIN
-            UPDATE queue_lanes SET queued = queued - 1 WHERE function_id = OLD.function_id AND priority = OLD.priority;
+            INSERT INTO queue_lanes (function_id, priority, queued)
+                VALUES (NEW.function_id, NEW.priority, CASE WHEN NEW.state = 'queued' THEN 1 ELSE -1 END)
+                ON CONFLICT (function_id, priority) DO UPDATE SET queued = queued + excluded.queued;
         END;
         CREATE TRIGGER queue_lanes_delete AFTER DELETE ON requests WHEN OLD.state = 'queued'
         BEGIN

@@ -129,7 +129,6 @@ public final class Dispatcher: Service, Sendable {
         logger[metadataKey: "attempt"] = "\(record.attempt)"
         let control = RunControl()
         state.withLock { $0.running[record.id] = RunningEntry(fence: fence, functionID: function.id, control: control) }
-        defer { _ = state.withLock { $0.running.removeValue(forKey: record.id) } }
         if record.attempt > 1 { RuntimeMetrics.shared.retriedAttempt(function.id).increment() }
         notifier.publish(NotifierKeys.request(record.id))
         logger.info("running")

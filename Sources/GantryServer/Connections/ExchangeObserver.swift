@@ -118,7 +118,7 @@ final class ExchangeObserver: ChannelDuplexHandler, RemovableChannelHandler {
         fields[.contentType] = "application/json"
         fields[.contentLength] = String(body.readableBytes)
         fields[.connection] = "close"
-        fields[HTTPField.Name("x-fal-error-type")!] = malformed.envelope.errorType
+        fields[.falErrorType] = malformed.envelope.errorType
         context.write(wrapOutboundOut(.head(HTTPResponse(status: .init(code: malformed.status), headerFields: fields))), promise: nil)
         context.write(wrapOutboundOut(.body(body)), promise: nil)
         finish(context: context, data: wrapOutboundOut(.end(nil)), promise: nil)

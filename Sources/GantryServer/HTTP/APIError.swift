@@ -91,11 +91,11 @@ struct ErrorEnvelopeMiddleware<Context: RequestContext>: RouterMiddleware {
             default: "http_error"
             }
             throw APIError(error.status, type, error.body ?? error.status.reasonPhrase, headers: error.headers + [.falRequestID: UUID.secureRandom().uuidString.lowercased()])
-        } catch let error where MalformedRequest(error) != nil {
-            // The HTTP parser failed inside the body a route was reading (broken chunking, a short body).
-            let malformed = MalformedRequest(error)!
-            throw APIError(.init(code: malformed.status), envelope: malformed.envelope, headers: [.connection: "close"])
         } catch {
+            // The HTTP parser failed inside the body a route was reading (broken chunking, a short body).
+            if let malformed = MalformedRequest(error) {
+                throw APIError(.init(code: malformed.status), envelope: malformed.envelope, headers: [.connection: "close"])
+            }
             context.logger.error("unhandled error", metadata: ["error": "\(error)"])
             throw APIError(.internalServerError, "internal_error", "Internal server error", headers: [.falRequestID: UUID.secureRandom().uuidString.lowercased()])
         }

@@ -9,9 +9,7 @@ extension Request {
     /// - Parameter what: names the body in the error ("Request body", "The file").
     func bodyUpTo(_ limit: Int, what: String = "Request body") async throws -> ByteBuffer {
         let tooLarge = APIError(.contentTooLarge, "request_too_large", "\(what) is larger than \(limit) bytes")
-        if let declared = headers[.contentLength].flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }), declared > limit {
-            throw tooLarge
-        }
+        try BodySpool.checkDeclaredLength(headers[.contentLength], limit: limit, error: tooLarge)
         do {
             return try await body.collect(upTo: limit)
         } catch let error as HTTPError where error.status == .contentTooLarge {

@@ -77,10 +77,11 @@ enum BodySpool {
         APIError(.contentTooLarge, "request_too_large", "Upload is larger than \(limit) bytes")
     }
 
-    /// Refuses a request whose declared `Content-Length` is already over `limit`, before reading any of it.
-    static func checkDeclaredLength(_ header: String?, limit: Int) throws {
+    /// Refuses a request whose declared `Content-Length` is already over `limit`, before reading any of it, with
+    /// `error` (the upload 413 unless the caller names its body otherwise).
+    static func checkDeclaredLength(_ header: String?, limit: Int, error: APIError? = nil) throws {
         if let header, let declared = Int(header.trimmingCharacters(in: .whitespaces)), declared > limit {
-            throw tooLarge(limit)
+            throw error ?? tooLarge(limit)
         }
     }
 
