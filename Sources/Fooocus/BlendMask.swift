@@ -1,7 +1,7 @@
 import Imaging
 
 /// Fooocus's soft blend mask (`morphological_open` in
-/// `modules/inpaint_worker.py`, fooocus.md §3.3 step 8) — despite its name a
+/// `modules/inpaint_worker.py`, docs/fooocus.md §3.3 step 8) — despite its name a
 /// feathered dilation of the mask.
 public enum BlendMask {
     /// Distances at or beyond this many pixels give 0.

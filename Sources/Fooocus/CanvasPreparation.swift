@@ -2,10 +2,10 @@ import Imaging
 
 // Canvas preparation before the inpaint stage: the mask and image
 // preprocessing of `apply_image_input` and the outpaint expansion of
-// `apply_outpaint` (fooocus.md §3.1, §3.2).
+// `apply_outpaint` (docs/fooocus.md §3.1, §3.2).
 
 /// The mask and image preprocessing of Fooocus's `apply_image_input`
-/// (fooocus.md §3.1), before any outpaint expansion or inpaint cropping.
+/// (docs/fooocus.md §3.1), before any outpaint expansion or inpaint cropping.
 public enum MaskPreparation {
     /// Prepares an inpaint image and its mask, in Fooocus's order:
     ///
@@ -119,7 +119,7 @@ public struct OutpaintDistances: Sendable, Equatable {
     }
 }
 
-/// Fooocus's outpaint canvas expansion (`apply_outpaint`, fooocus.md §3.2).
+/// Fooocus's outpaint canvas expansion (`apply_outpaint`, docs/fooocus.md §3.2).
 public enum OutpaintExpansion {
     /// The rows/columns added on each side for an `height`×`width` image:
     /// top and bottom from the original H, left and right from W (vertical

@@ -1,5 +1,5 @@
 // The deterministic stages of the Fooocus inpaint / outpaint / upscale
-// pipeline (fooocus.md §3), each a pure function on `Imaging.Image` that is
+// pipeline (docs/fooocus.md §3), each a pure function on `Imaging.Image` that is
 // bit-exact with Fooocus 2.5.x's Python (Pillow, OpenCV, NumPy):
 //
 // - ``ShapeCeil``: `get_shape_ceil` / `set_image_shape_ceil` sizing.

@@ -1,6 +1,6 @@
 import Imaging
 
-/// The inpaint crop box of Fooocus's InpaintWorker (fooocus.md §3.3 steps
+/// The inpaint crop box of Fooocus's InpaintWorker (docs/fooocus.md §3.3 steps
 /// 1–2): rows `a..<b`, columns `c..<d` (NumPy `x[a:b, c:d]`).
 public struct InpaintBox: Sendable, Equatable, Hashable, CustomStringConvertible {
     /// First row.

@@ -1,6 +1,6 @@
 import Imaging
 
-/// Fooocus's `fooocus_fill` (fooocus.md §3.3 step 7): the hole is flooded
+/// Fooocus's `fooocus_fill` (docs/fooocus.md §3.3 step 7): the hole is flooded
 /// with the surrounding colours by 60 Pillow `BoxBlur` passes, coarse to
 /// fine, with every keep pixel restored after each pass.
 ///

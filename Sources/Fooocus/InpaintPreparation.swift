@@ -1,7 +1,7 @@
 import Imaging
 
 /// Everything Fooocus's InpaintWorker computes before and after diffusion
-/// (fooocus.md §3.3 steps 1–8 and 10) for one canvas and mask: the crop box,
+/// (docs/fooocus.md §3.3 steps 1–8 and 10) for one canvas and mask: the crop box,
 /// the working-size crop, mask and fill the diffusion starts from, and the
 /// feathered mask that blends its result back.
 public struct InpaintPreparation: Sendable {
@@ -71,7 +71,7 @@ public struct InpaintPreparation: Sendable {
 }
 
 /// The paste-back and colour-correction blend of InpaintWorker.post_process
-/// (fooocus.md §3.3 step 10).
+/// (docs/fooocus.md §3.3 step 10).
 public enum PasteBack {
     /// `R = copy(I)`, `R[a:b, c:d] = LANCZOS(generated, d−c, b−a)`, then
     /// ``blend(result:original:weights:)`` of R over I.

@@ -2,7 +2,7 @@ import Imaging
 
 /// Fooocus's "shape ceil" sizing (`modules/util.py`): the side of the square
 /// with the same area, rounded up to a multiple of 64, and the loop that
-/// rescales an image until that number hits a target (fooocus.md §3.0).
+/// rescales an image until that number hits a target (docs/fooocus.md §3.0).
 public enum ShapeCeil {
     /// `get_shape_ceil(h, w)` = `ceil(sqrt(h·w) / 64) · 64`.
     public static func shapeCeil(height: Int, width: Int) -> Int {
@@ -65,7 +65,7 @@ public enum ShapeCeil {
 }
 
 /// The pixel crop ComfyUI's `VAEEncode` applies before encoding
-/// (`vae_encode_crop_pixels`, fooocus.md §3.4): sides are cut down to
+/// (`vae_encode_crop_pixels`, docs/fooocus.md §3.4): sides are cut down to
 /// multiples of 8, centred.
 public enum VAECrop {
     /// The size after the crop: `⌊H/8⌋·8 × ⌊W/8⌋·8`.

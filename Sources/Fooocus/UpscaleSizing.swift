@@ -26,7 +26,7 @@ public struct LanczosUpscaler: Upscaler {
     }
 }
 
-/// The sizing of Fooocus's upscale path (`apply_upscale`, fooocus.md §3.4)
+/// The sizing of Fooocus's upscale path (`apply_upscale`, docs/fooocus.md §3.4)
 /// for an H×W input and an upscaler of a given scale.
 public struct UpscaleSizing: Sendable, Equatable {
     /// The requested factor f.
@@ -127,7 +127,7 @@ public struct UpscaleSizing: Sendable, Equatable {
     }
 }
 
-/// The sizing of Fooocus's vary path (`apply_vary`, fooocus.md §3.4).
+/// The sizing of Fooocus's vary path (`apply_vary`, docs/fooocus.md §3.4).
 public enum VarySizing {
     /// The shape-ceil target vary resizes to: 1024 below 1024, 2048 above
     /// 2048, nil (unchanged) in between.

@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 
 /// The fixed-point LANCZOS (a = 3) weights for one axis, `inSize` → `outSize`
-/// samples, computed exactly as Pillow 10.4 does (fooocus.md §3.0).
+/// samples, computed exactly as Pillow 10.4 does (docs/fooocus.md §3.0).
 ///
 /// Output sample `i` is `clamp(((1 << 21) + Σ_k in[start[i] + k] · weights[i·taps + k]) >> 22, 0, 255)`
 /// for `k` in `0..<count[i]`.

@@ -2,7 +2,7 @@ import Fooocus
 import Imaging
 import Testing
 
-/// The test vectors written in fooocus.md §3.0, §3.3 and §3.4.
+/// The test vectors written in docs/fooocus.md §3.0, §3.3 and §3.4.
 @Suite("Fooocus spec vectors")
 struct TableTests {
     /// (H, W) → (H', W', loops) of `set_image_shape_ceil(…, 1024)`; nil loops
@@ -67,7 +67,7 @@ struct TableTests {
     }
 
     @Test func outpaintLeftBoxFromSpec() throws {
-        // fooocus.md §3.2: 600×800 outpainted left (→ 600×1040), field 0.618 → (0, 600, 0, 643).
+        // docs/fooocus.md §3.2: 600×800 outpainted left (→ 600×1040), field 0.618 → (0, 600, 0, 643).
         let canvas = OutpaintExpansion.expand(image: Image(width: 800, height: 600, channels: 3),
                                               mask: Image(width: 800, height: 600, channels: 1),
                                               directions: [.left])

@@ -3,7 +3,7 @@ import GantryCore
 @testable import GantryServer
 import Testing
 
-/// FooocusAPI 2.5's flat request (fooocus.md §2.3) onto the neutral request and the fal functions' inputs.
+/// FooocusAPI 2.5's flat request (docs/fooocus.md §2.3) onto the neutral request and the fal functions' inputs.
 @Suite("FooocusAPI 2.5 request")
 struct FooocusAPI25RequestTests {
     static let image = FooocusAPITranslationTests.image

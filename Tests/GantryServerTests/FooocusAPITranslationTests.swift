@@ -130,7 +130,7 @@ struct FooocusAPITranslationTests {
         #expect(issues[0].loc == [.string("body"), .string("outpaint_distance_left")])
     }
 
-    /// The bugs of fooocus.md §1.10 and the values no function can express are 422s naming the field.
+    /// The bugs of docs/fooocus.md §1.10 and the values no function can express are 422s naming the field.
     @Test func inputErrorsNameTheField() {
         let base: [String: JSONValue] = ["input_image": .string(Self.image), "outpaint_selections": .string("Left, Right")]
         func with(_ extra: [String: JSONValue]) -> [String: JSONValue] { base.merging(extra) { $1 } }

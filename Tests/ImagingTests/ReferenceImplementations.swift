@@ -35,7 +35,7 @@ func randomImage(width: Int, height: Int, channels: Int, seed: UInt64) -> Image 
     return Image(width: width, height: height, channels: channels, pixels: pixels)
 }
 
-/// Slow, literal transcriptions of the formulas in fooocus.md §3.0, one
+/// Slow, literal transcriptions of the formulas in docs/fooocus.md §3.0, one
 /// pixel at a time, used to check the fast implementations byte for byte.
 enum Reference {
     // MARK: LANCZOS

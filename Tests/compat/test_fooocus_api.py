@@ -1,4 +1,4 @@
-"""Fooocus-API's own `requests` usage (fooocus.md §1: v1 multipart forms, v2 JSON with base64, async_process and
+"""Fooocus-API's own `requests` usage (docs/fooocus.md §1: v1 multipart forms, v2 JSON with base64, async_process and
 query-job polling, job-queue, job-history, stop, ping, styles, all-models) against a live `gantry serve`.
 
 Inputs are 32×32 PNGs written with zlib; `advanced_params.inpaint_strength` 0.5 skips Fooocus's fill so debug

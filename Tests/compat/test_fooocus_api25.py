@@ -1,4 +1,4 @@
-"""FooocusAPI 2.5's own `requests` usage (its docs/migration.md examples, fooocus.md §2: `/v1/engine/generate/` in the
+"""FooocusAPI 2.5's own `requests` usage (its docs/migration.md examples, docs/fooocus.md §2: `/v1/engine/generate/` in the
 async, streaming, binary and synchronous modes, `/tasks`, `/tasks/{task_id}`, `/v1/engine/control`) against a live
 `gantry serve`.
 

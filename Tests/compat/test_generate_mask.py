@@ -1,4 +1,4 @@
-"""FooocusAPI's `/v1/tools/generate_mask` (fooocus.md §2.5) and Fooocus-API's `/v1/tools/describe-image` (§1.2) with
+"""FooocusAPI's `/v1/tools/generate_mask` (docs/fooocus.md §2.5) and Fooocus-API's `/v1/tools/describe-image` (§1.2) with
 `requests` against a live `gantry serve`.
 
 generate_mask answers as the reference does, a JSON string holding the base64 of a PNG (no `data:` prefix); for

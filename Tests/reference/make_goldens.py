@@ -4,10 +4,10 @@
 Usage: make_goldens.py OUTDIR
 
 Every primitive and stage of the deterministic (non-neural) part of the Fooocus 2.5.x image pipeline is
-re-implemented here from the written specification (shared reference fooocus.md §3), on top of the very
+re-implemented here from the written specification (docs/fooocus.md §3), on top of the very
 libraries Fooocus uses (Pillow 10.4.0, OpenCV 4.10, NumPy 1.26, pinned in requirements.txt), so that the
 results are the ones Fooocus produces. The neural ESRGAN super-resolution is replaced by a stand-in,
-`esrgan_standin` = Pillow LANCZOS to 4x the size (see fooocus.md §3.5; the real model is not available).
+`esrgan_standin` = Pillow LANCZOS to 4x the size (see docs/fooocus.md §3.5; the real model is not available).
 
 Output (read by the Swift tests; keep the format stable):
   OUTDIR/*.raw       16-byte header: b"GLD1" + little-endian uint32 width, height, channels (1 = L, 3 = RGB,
@@ -38,7 +38,7 @@ KERNEL3 = np.ones((3, 3), dtype=np.uint8)
 ESRGAN_SCALE = 4
 
 # ---------------------------------------------------------------------------------------------------------
-# Primitives (fooocus.md §3.0)
+# Primitives (docs/fooocus.md §3.0)
 # ---------------------------------------------------------------------------------------------------------
 
 
@@ -125,7 +125,7 @@ def esrgan_standin(im, scale=ESRGAN_SCALE):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Inpaint worker pieces (fooocus.md §3.3)
+# Inpaint worker pieces (docs/fooocus.md §3.3)
 # ---------------------------------------------------------------------------------------------------------
 
 FILL_SCHEDULE = [(512, 2), (256, 2), (128, 4), (64, 4), (33, 8), (15, 8), (5, 16), (3, 16)]
@@ -216,7 +216,7 @@ def paste_back(original, generated, blend, box):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Mask preprocessing and outpaint (fooocus.md §3.1, §3.2)
+# Mask preprocessing and outpaint (docs/fooocus.md §3.1, §3.2)
 # ---------------------------------------------------------------------------------------------------------
 
 
@@ -260,7 +260,7 @@ def outpaint(image, mask, directions, distances=None):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Upscale (fooocus.md §3.4)
+# Upscale (docs/fooocus.md §3.4)
 # ---------------------------------------------------------------------------------------------------------
 
 
@@ -424,7 +424,7 @@ def mode_of(a):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Self-checks: the test vectors written in fooocus.md must hold
+# Self-checks: the test vectors written in docs/fooocus.md must hold
 # ---------------------------------------------------------------------------------------------------------
 
 
@@ -450,7 +450,7 @@ def check_spec_vectors():
 
 
 def check_blend_closed_form(mask, blend):
-    """fooocus.md: value = clamp(256 - 8·d, 0, 255), d = Chebyshev distance to the nearest pixel > 127."""
+    """docs/fooocus.md: value = clamp(256 - 8·d, 0, 255), d = Chebyshev distance to the nearest pixel > 127."""
     inside = (mask > 127).astype(np.uint8)
     if not inside.any():
         assert not blend.any()
@@ -787,7 +787,7 @@ def gen_inpaint_and_paste(g, fx):
     big_mask = soft_disc(961, 961, 400, 700, 60, 140)
     big_mask[960, 0] = 2  # faint pixel: the initial box counts mask > 0
     case("smooth_961x961_k1_nofill_soft_mask", big, big_mask, 1, False)
-    # outpaint only (empty mask), as in fooocus.md's 600×800 "left" example: the box hugs the new strip
+    # outpaint only (empty mask), as in docs/fooocus.md's 600×800 "left" example: the box hugs the new strip
     im2 = fx["alex_160x120"][0]
     padded, pmask = outpaint(im2, np.zeros(im2.shape[:2], np.uint8), ["left"])
     case("alex_outpaint_left_k0.618_fill", padded, pmask, 0.618, True)

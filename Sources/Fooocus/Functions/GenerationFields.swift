@@ -54,7 +54,7 @@ public enum OutputFormat: String, Codable, Sendable, CaseIterable {
     case png, jpeg, webp
 }
 
-/// The generation fields every fooocus endpoint takes (fal-protocol.md §7). Most steer diffusion only; an engine
+/// The generation fields every fooocus endpoint takes (docs/fooocus.md §5). Most steer diffusion only; an engine
 /// without ``EngineCapability/promptGuidance`` accepts and ignores them.
 public struct GenerationFields: Codable, Sendable, Equatable {
     public var prompt: String

@@ -1,7 +1,7 @@
 import Foundation
 import GantryCore
 
-/// Fooocus's three inpaint presets (`webui.py inpaint_mode_change`, fooocus.md §3.1).
+/// Fooocus's three inpaint presets (`webui.py inpaint_mode_change`, docs/fooocus.md §3.1).
 public enum InpaintMode: String, Codable, Sendable, CaseIterable {
     case inpaintOrOutpaint = "Inpaint or Outpaint (default)"
     case improveDetail = "Improve Detail (face, hand, eyes, etc.)"

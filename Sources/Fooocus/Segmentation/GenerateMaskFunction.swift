@@ -2,7 +2,7 @@ import Foundation
 import GantryCore
 import Imaging
 
-/// `gantry/fooocus/generate-mask`: FooocusAPI's `/v1/tools/generate_mask` (fooocus.md §2.5) as a function. Every
+/// `gantry/fooocus/generate-mask`: FooocusAPI's `/v1/tools/generate_mask` (docs/fooocus.md §2.5) as a function. Every
 /// mask model is a neural network; an engine that has one (a ``MaskEngine``) serves it. Without one, each model is
 /// refused at submit with `capability_unavailable` naming `mask_model` — except `isnet-general-use`, which the CPU
 /// answers with GrabCut from a centred box (``CentredBoxSegmentation``) when the fallback is on, and says so in

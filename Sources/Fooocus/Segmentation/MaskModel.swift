@@ -1,7 +1,7 @@
 import GantryCore
 import Imaging
 
-/// The mask models Fooocus offers for `generate_mask` (`flags.inpaint_mask_models`, fooocus.md §1.9, §2.5).
+/// The mask models Fooocus offers for `generate_mask` (`flags.inpaint_mask_models`, docs/fooocus.md §1.9, §2.5).
 /// Every one of them is a neural network; which a host can serve depends on its engine.
 public enum MaskModel: String, CaseIterable, Sendable, Codable {
     case u2net

@@ -3,7 +3,7 @@ import GantryCore
 import Hummingbird
 
 /// `POST /v1/tools/describe-image`: Fooocus-API's multipart `image` file with `?image_type=Photo|Anime`
-/// (fooocus.md §1.2), or FooocusAPI 2.5's JSON `{"image", "image_type"}` (§2.2). The request is checked first (a
+/// (docs/fooocus.md §1.2), or FooocusAPI 2.5's JSON `{"image", "image_type"}` (§2.2). The request is checked first (a
 /// missing or undecodable image, an unknown type: 422 naming the field), then run as
 /// `gantry/fooocus/describe-image`, which needs an engine with a captioning model and otherwise refuses with
 /// `capability_unavailable`. The answer is the reference's `{"describe": "…"}`.

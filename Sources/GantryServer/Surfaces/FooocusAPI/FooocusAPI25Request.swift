@@ -1,7 +1,7 @@
 import Foundation
 import GantryCore
 
-/// FooocusAPI 2.5's `/v1/engine/generate/` request (mrhan1993/FooocusAPI, fooocus.md §2.3): Fooocus-API's request
+/// FooocusAPI 2.5's `/v1/engine/generate/` request (mrhan1993/FooocusAPI, docs/fooocus.md §2.3): Fooocus-API's request
 /// flattened (its `advanced_params` at the top level) plus Fooocus 2.5's image fields. It is read into the neutral
 /// `FooocusAPIRequest`, so the same translation reaches the same fal functions; its 422s name 2.5's fields.
 struct FooocusAPI25Request: Sendable {

@@ -5,7 +5,7 @@ import Hummingbird
 import Imaging
 import NIOCore
 
-/// FooocusAPI 2.5's routes (mrhan1993/FooocusAPI, fooocus.md §2.2) over the same queue, tenants, webhooks and
+/// FooocusAPI 2.5's routes (mrhan1993/FooocusAPI, docs/fooocus.md §2.2) over the same queue, tenants, webhooks and
 /// function translation as the Fooocus-API surface: `POST /v1/engine/generate/` (with or without the slash),
 /// `GET /tasks`, `GET /tasks/{task_id}`, `POST /v1/engine/control`. A task is one request of a fal fooocus function;
 /// its task id is the fal request id.

@@ -3,7 +3,7 @@ import GantryCore
 import HTTPTypes
 import Hummingbird
 
-/// `stream_output` (fooocus.md §2.4): server-sent events, one `data:` line per change of a task's progress or
+/// `stream_output` (docs/fooocus.md §2.4): server-sent events, one `data:` line per change of a task's progress or
 /// message — `{"progress": 0–100, "preview": null, "message": …, "images": []}` — and a last event once it ends:
 /// `{"progress": 100, "preview": null, "message": "Finished", "images": [urls]}` (or "Stopped"/"Skipped", or the
 /// error). A `:` comment every 15 s keeps idle connections open. The request runs on whether or not the client

@@ -56,7 +56,7 @@ final class FooocusAPI25TaskIndex: @unchecked Sendable {
     func stopAction(id: String) -> String? { lock.withLock { stopActions[id] } }
 }
 
-/// FooocusAPI 2.5's task records (fooocus.md §2.4) for stored requests: `{id, task_id, req_params, in_queue_mills,
+/// FooocusAPI 2.5's task records (docs/fooocus.md §2.4) for stored requests: `{id, task_id, req_params, in_queue_mills,
 /// start_mills, finish_mills, task_status, progress, webhook_url, result}`, plus `preview` on a running task's live
 /// record. The task id is the fal request id.
 struct FooocusAPI25Records: Sendable {

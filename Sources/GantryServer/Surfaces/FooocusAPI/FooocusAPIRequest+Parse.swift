@@ -162,7 +162,7 @@ extension FooocusAPIRequest {
         "edm_playground_v2.5",
     ]
 
-    /// Reads `advanced_params` (fooocus.md §1.4). The fields the fal functions take are kept; the others are checked
+    /// Reads `advanced_params` (docs/fooocus.md §1.4). The fields the fal functions take are kept; the others are checked
     /// against Fooocus-API's types and ranges and then ignored (the functions log what they ignore). Fooocus-API
     /// replaces an invalid object with all defaults, silently; here the first bad field is a 422 naming it.
     /// `flat`: FooocusAPI 2.5's top-level spelling (§2.3) — ADM scalers from 0, `overwrite_step`/`overwrite_switch`

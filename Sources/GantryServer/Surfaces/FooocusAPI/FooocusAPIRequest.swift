@@ -2,7 +2,7 @@ import Foundation
 import GantryCore
 
 /// A Fooocus generation request in Fooocus's own terms, whichever Fooocus-API spelling carried it (v1 multipart
-/// form, v1/v2 JSON; fooocus.md §1.3–1.5), with Fooocus-API's defaults. `FooocusAPITranslation` maps it onto the fal
+/// form, v1/v2 JSON; docs/fooocus.md §1.3–1.5), with Fooocus-API's defaults. `FooocusAPITranslation` maps it onto the fal
 /// functions; another Fooocus-flavoured surface (FooocusAPI 2.5's flat request) can fill the same type.
 struct FooocusAPIRequest: Sendable, Equatable {
     /// The Fooocus-API route family; its raw value is the job type query-job reports.

@@ -2,7 +2,7 @@ import Foundation
 import GantryCore
 import Imaging
 
-/// Fooocus-API's response bodies (fooocus.md §1.6), and how a stored request renders as them.
+/// Fooocus-API's response bodies (docs/fooocus.md §1.6), and how a stored request renders as them.
 struct FooocusAPIResponses: Sendable {
     let queue: RequestQueue
     let files: any FileStore
@@ -94,7 +94,7 @@ extension Comparable {
     func clamped(to range: ClosedRange<Self>) -> Self { min(max(self, range.lowerBound), range.upperBound) }
 }
 
-/// Fooocus-API's content negotiation on `GET /files/…` (fooocus.md §1.8): an `Accept` of exactly `image/png`,
+/// Fooocus-API's content negotiation on `GET /files/…` (docs/fooocus.md §1.8): an `Accept` of exactly `image/png`,
 /// `image/jpeg`, `image/jpg` or `image/webp` re-encodes a stored image to that format. Anything else — `*/*`, a
 /// list of types, no header at all (a 500 in Fooocus-API) — serves the file as stored, and so does a file that is
 /// not an image or does not decode.

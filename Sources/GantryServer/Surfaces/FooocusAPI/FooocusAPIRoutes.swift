@@ -5,7 +5,7 @@ import Hummingbird
 import Logging
 import NIOCore
 
-/// Fooocus-API's routes (mrhan1993/Fooocus-API 0.5, fooocus.md §1.2) over the queue the fal surfaces use: a
+/// Fooocus-API's routes (mrhan1993/Fooocus-API 0.5, docs/fooocus.md §1.2) over the queue the fal surfaces use: a
 /// generation request becomes one request of a fal fooocus function, its fal request id is its job id, and both
 /// surfaces see it. Errors use the host's one envelope; input errors are 422s naming the Fooocus-API field.
 struct FooocusAPISurface: Sendable {

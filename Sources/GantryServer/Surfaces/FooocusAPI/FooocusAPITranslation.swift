@@ -32,7 +32,7 @@ struct FalCall: Sendable, Equatable {
     }
 }
 
-/// Maps Fooocus requests onto the fal fooocus functions (fooocus.md §1.3–1.5 onto fal-protocol.md §7), keeping every
+/// Maps Fooocus requests onto the fal fooocus functions (docs/fooocus.md §1.3–1.5 onto the fal inputs of docs/fooocus.md §5), keeping every
 /// value a function uses; what no function can express is a 422 naming the field rather than a silent change.
 enum FooocusAPITranslation {
     static let textToImage = "fal-ai/fooocus"

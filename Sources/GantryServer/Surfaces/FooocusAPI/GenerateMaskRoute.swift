@@ -3,7 +3,7 @@ import GantryCore
 import HTTPTypes
 import Hummingbird
 
-/// `POST /v1/tools/generate_mask` (Fooocus-API and FooocusAPI 2.5 share it, fooocus.md §2.5): the JSON
+/// `POST /v1/tools/generate_mask` (Fooocus-API and FooocusAPI 2.5 share it, docs/fooocus.md §2.5): the JSON
 /// `GenerateMaskRequest` becomes one run of `gantry/fooocus/generate-mask`, right away and without a job, as the
 /// reference runs its tools inline. The answer is the reference's: a JSON string holding the base64 of a PNG, no
 /// `data:` prefix. `x-gantry-mask-method` says how the mask was made (`model`, or `grabcut-centred-box` when
