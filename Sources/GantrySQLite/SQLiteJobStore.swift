@@ -100,18 +100,22 @@ public final class SQLiteJobStore: JobStore {
 
     public func requestQueuePosition(id: String) async throws -> Int? {
         // One statement, so one snapshot: a request claimed meanwhile reads as not queued, never as a stale count.
-        try await pool.unsafeRead { db in
+        try await pointRead { db in
             try Int.fetchOne(db.cachedStatement(sql: Self.positionSQL), arguments: [id])
         }
     }
 
-    /// The row-value comparison follows the claim index's (priority, seq) order, so the count is a range scan
-    /// over that one function's queued entries.
+    /// More urgent lanes, then this lane's blocks before the request's own (see `queue_blocks`), then the queued
+    /// requests of its own block ahead of it: an index range of at most 255 entries of the claim index.
     static let positionSQL = """
-        SELECT (
-            SELECT COUNT(*) FROM requests AS ahead
-            WHERE ahead.function_id = this.function_id AND ahead.state = 'queued'
-                AND (ahead.priority, ahead.seq) < (this.priority, this.seq))
+        SELECT
+            (SELECT COALESCE(SUM(queued), 0) FROM queue_lanes
+                WHERE function_id = this.function_id AND priority < this.priority)
+          + (SELECT COALESCE(SUM(queued), 0) FROM queue_blocks
+                WHERE function_id = this.function_id AND priority = this.priority AND block < this.seq >> \(Schema.blockShift))
+          + (SELECT COUNT(*) FROM requests AS ahead
+                WHERE ahead.function_id = this.function_id AND ahead.state = 'queued' AND ahead.priority = this.priority
+                    AND ahead.seq >= (this.seq >> \(Schema.blockShift)) << \(Schema.blockShift) AND ahead.seq < this.seq)
         FROM requests AS this WHERE this.id = ? AND this.state = 'queued'
         """
 

@@ -21,6 +21,9 @@ enum Schema {
         migrator.registerMigration("v4: queue lanes") { db in
             try db.execute(sql: queueLanes)
         }
+        migrator.registerMigration("v5: queue blocks") { db in
+            try db.execute(sql: queueBlocks)
+        }
         return migrator
     }
 
@@ -51,6 +54,44 @@ enum Schema {
         CREATE TRIGGER queue_lanes_delete AFTER DELETE ON requests WHEN OLD.state = 'queued'
         BEGIN
             UPDATE queue_lanes SET queued = queued - 1 WHERE function_id = OLD.function_id AND priority = OLD.priority;
+        END;
+        """
+
+    /// The requests of a lane numbered `seq` in `[block << 8, (block + 1) << 8)`.
+    static let blockShift = 8
+
+    /// `queue_lanes` split into blocks of 256 consecutive `seq` numbers, kept by the same kind of triggers. A queued
+    /// request's position is then the more urgent lanes' counts, plus the counts of its lane's blocks before its
+    /// own, plus a count of at most 255 index entries inside its block: a status poll reads about depth / 256 + 256
+    /// small rows instead of every request ahead (a 100,000-deep queue: ~650 instead of up to 100,000).
+    private static let queueBlocks = """
+        CREATE TABLE queue_blocks (
+            function_id TEXT NOT NULL,
+            priority INTEGER NOT NULL,
+            block INTEGER NOT NULL,
+            queued INTEGER NOT NULL,
+            PRIMARY KEY (function_id, priority, block)
+        ) WITHOUT ROWID;
+        INSERT INTO queue_blocks (function_id, priority, block, queued)
+            SELECT function_id, priority, seq >> \(blockShift), COUNT(*) FROM requests WHERE state = 'queued'
+            GROUP BY function_id, priority, seq >> \(blockShift);
+        CREATE TRIGGER queue_blocks_insert AFTER INSERT ON requests WHEN NEW.state = 'queued'
+        BEGIN
+            INSERT INTO queue_blocks (function_id, priority, block, queued)
+                VALUES (NEW.function_id, NEW.priority, NEW.seq >> \(blockShift), 1)
+                ON CONFLICT (function_id, priority, block) DO UPDATE SET queued = queued + excluded.queued;
+        END;
+        CREATE TRIGGER queue_blocks_move AFTER UPDATE OF state ON requests
+        WHEN (OLD.state = 'queued') <> (NEW.state = 'queued')
+        BEGIN
+            INSERT INTO queue_blocks (function_id, priority, block, queued)
+                VALUES (NEW.function_id, NEW.priority, NEW.seq >> \(blockShift), CASE WHEN NEW.state = 'queued' THEN 1 ELSE -1 END)
+                ON CONFLICT (function_id, priority, block) DO UPDATE SET queued = queued + excluded.queued;
+        END;
+        CREATE TRIGGER queue_blocks_delete AFTER DELETE ON requests WHEN OLD.state = 'queued'
+        BEGIN
+            UPDATE queue_blocks SET queued = queued - 1
+            WHERE function_id = OLD.function_id AND priority = OLD.priority AND block = OLD.seq >> \(blockShift);
         END;
         """
 

@@ -351,7 +351,7 @@ final class ClientHandler: ChannelInboundHandler {
             if responseStatus == 200 { measured(iterationStart, polls: polls) } else { recordError("result") }
             next(context: context)
         case .statusOnly:
-            if responseStatus == 200, jsonString(body, key: "status") != nil {
+            if responseStatus / 100 == 2, jsonString(body, key: "status") != nil {
                 measured(iterationStart)
             } else {
                 recordError("status")

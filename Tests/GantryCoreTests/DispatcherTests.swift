@@ -45,6 +45,26 @@ struct DispatcherTests {
         #expect(probe.maxConcurrent == 1)
     }
 
+    /// A wide idle function claims once per submit, not once per free slot: one claimer takes the free permits and
+    /// claims in one store call (idle polls add one claim per poll interval).
+    @Test func wideFunctionClaimsOncePerSubmit() async throws {
+        let probe = Probe()
+        let harness = Harness([registered(manifest("t/wide", concurrency: 32), ProbeFunction(probe: probe))])
+        try await harness.withDispatcher {
+            #expect(await eventually { harness.store.claimCallCount > 0 })
+            let started = ContinuousClock.now
+            let before = harness.store.claimCallCount
+            for index in 0..<20 {
+                let submitted = try await harness.submit("t/wide", "r\(index)")
+                _ = try await harness.waitFor(submitted.id, .succeeded)
+            }
+            let claims = harness.store.claimCallCount - before
+            let polls = Int((ContinuousClock.now - started) / .seconds(harness.configuration.pollInterval)) + 2
+            #expect(claims <= 2 * 20 + polls, "\(claims) claims for 20 submits")
+        }
+        #expect(probe.started.count == 20)
+    }
+
     /// A function's manifest concurrency is never exceeded, whatever the backlog.
     @Test(arguments: [1, 3])
     func concurrencyLimit(limit: Int) async throws {

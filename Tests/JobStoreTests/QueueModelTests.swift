@@ -33,7 +33,7 @@ import Testing
             var entries: [String: Entry] = [:]
             var running: [String] = []
             let functions = ["f", "g"]
-            for step in 0..<1200 {
+            for step in 0..<2000 {  // about 800 submits: several of SQLite's 256-number position blocks
                 switch random.next(10) {
                 case 0..<4:
                     let id = "r\(step)"

@@ -44,6 +44,22 @@ public final class ConcurrencyLimiter: @unchecked Sendable {
         }
     }
 
+    /// Takes up to `count` permits that are free right now, without waiting and without passing anyone in line
+    /// (a free permit means nobody waits); returns how many it took.
+    public func tryAcquire(upTo count: Int) -> Int {
+        guard count > 0 else { return 0 }
+        return lock.withLock {
+            let taken = min(count, available)
+            available -= taken
+            return taken
+        }
+    }
+
+    /// Returns `count` permits.
+    public func release(_ count: Int) {
+        for _ in 0..<max(count, 0) { release() }
+    }
+
     /// Returns a permit, handing it straight to the oldest waiter if there is one.
     public func release() {
         let next: CheckedContinuation<Void, Never>? = lock.withLock {

@@ -4,9 +4,14 @@ import ServiceLifecycle
 import Synchronization
 
 /// Claims queued requests of the in-process functions and runs them through the `RunExecutor`: per-function
-/// concurrency (a worker takes its permit before it claims, so nothing is claimed that cannot start at once),
+/// concurrency (the claimer takes the permits before it claims, so nothing is claimed that cannot start at once),
 /// FIFO within a priority, leases renewed by heartbeat, cooperative cancellation, and a graceful drain on shutdown.
 /// A function that runners registered in place of a built-in one is left to them.
+///
+/// Each function has ONE claimer: it waits for work, takes every free permit, claims that many requests in one
+/// store call and starts a task for each. A submit therefore wakes one task and costs one claim, however wide the
+/// function's concurrency (a worker per permit, each waking on every submit and each claiming, cost a store write
+/// per idle worker per submit).
 public final class Dispatcher: Service, Sendable {
     let store: any JobStore
     let catalog: FunctionCatalog
@@ -40,11 +45,9 @@ public final class Dispatcher: Service, Sendable {
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { outer in
                 outer.addTask {
-                    await withDiscardingTaskGroup { workers in
+                    await withDiscardingTaskGroup { claimers in
                         for function in self.catalog.builtins.functions {
-                            for _ in 0..<function.manifest.concurrency {
-                                workers.addTask { await self.workerLoop(function) }
-                            }
+                            claimers.addTask { await self.claimLoop(function) }
                         }
                     }
                 }
@@ -89,35 +92,65 @@ public final class Dispatcher: Service, Sendable {
         while !Task.isCancelled { try? await Task.sleep(for: .seconds(3_600)) }
     }
 
-    private func workerLoop(_ function: RegisteredFunction) async {
+    /// The most requests one claim takes (and so the most permits the claimer holds while it claims).
+    static let maxClaimBatch = 64
+
+    /// Claims and starts the work of one function until the drain; the runs it starts finish before it returns.
+    private func claimLoop(_ function: RegisteredFunction) async {
         let limiter = executor.limiter(function.id)
-        while !isDraining && !Task.isCancelled {
-            if catalog.isRunnerServed(function.id) {
-                // Runners serve this id now; wait for the catalog to change (or the drain).
-                let subscription = notifier.subscribe(anyOf: [NotifierKeys.catalog, NotifierKeys.drain])
-                if catalog.isRunnerServed(function.id) && !isDraining { await subscription.wait(timeout: .seconds(60)) }
-                subscription.cancel()
-                continue
+        // Whether the last claim may have left work behind (it took all it asked for). A submit or the poll
+        // interval sets it again.
+        var mayHaveWork = true
+        // The subscription taken before a claim that found the queue empty: the wait after it must be on this one,
+        // so that a submit during that claim is not missed.
+        var pending: Subscription?
+        await withDiscardingTaskGroup { runs in
+            while !isDraining && !Task.isCancelled {
+                if catalog.isRunnerServed(function.id) {
+                    pending?.cancel()
+                    pending = nil
+                    // Runners serve this id now; wait for the catalog to change (or the drain).
+                    let subscription = notifier.subscribe(anyOf: [NotifierKeys.catalog, NotifierKeys.drain])
+                    if catalog.isRunnerServed(function.id) && !isDraining { await subscription.wait(timeout: .seconds(60)) }
+                    subscription.cancel()
+                    mayHaveWork = true
+                    continue
+                }
+                let subscription = pending ?? notifier.subscribe(NotifierKeys.work(function.id))
+                pending = nil
+                if !mayHaveWork {
+                    await subscription.wait(timeout: .seconds(configuration.pollInterval))
+                    mayHaveWork = true
+                    continue
+                }
+                // The first permit in line with synchronous runs (FIFO); the rest only if free right now.
+                await limiter.acquire()
+                let permits = 1 + limiter.tryAcquire(upTo: Self.maxClaimBatch - 1)
+                let records = await claim(function, limit: permits)
+                limiter.release(permits - records.count)
+                mayHaveWork = records.count == permits
+                if mayHaveWork { subscription.cancel() } else { pending = subscription }
+                for record in records {
+                    guard let fence = LeaseFence(record) else { limiter.release(); continue }
+                    runs.addTask {
+                        await self.execute(record, fence: fence, function: function)
+                        limiter.release()
+                    }
+                }
             }
-            // Subscribe before claiming so a submit between an empty claim and the wait still wakes this worker.
-            let subscription = notifier.subscribe(NotifierKeys.work(function.id))
-            await limiter.acquire()
-            let record: RequestRecord?
-            do {
-                record = isDraining ? nil : try await store.requestClaim(RequestClaimParams(
-                    functionID: function.id, owner: configuration.owner, now: configuration.now(), leaseDuration: configuration.leaseDuration)).first
-            } catch {
-                logger.error("claim failed", metadata: ["function": "\(function.id)", "error": "\(error)"])
-                record = nil
-            }
-            if let record, let fence = LeaseFence(record) {
-                subscription.cancel()
-                await execute(record, fence: fence, function: function)
-                limiter.release()
-                continue
-            }
-            limiter.release()
-            await subscription.wait(timeout: .seconds(configuration.pollInterval))
+            pending?.cancel()
+        }
+    }
+
+    private func claim(_ function: RegisteredFunction, limit: Int) async -> [RequestRecord] {
+        guard !isDraining else { return [] }
+        do {
+            return try await store.requestClaim(RequestClaimParams(
+                functionIDs: [function.id], owner: configuration.owner, limit: limit, now: configuration.now(),
+                leaseDuration: configuration.leaseDuration))
+        } catch {
+            logger.error("claim failed", metadata: ["function": "\(function.id)", "error": "\(error)"])
+            return []
         }
     }
 

@@ -3,8 +3,14 @@ import Foundation
 /// The in-memory store's claims and fenced transitions of running attempts; the same guards as the SQL stores.
 extension MemoryJobStore {
     public func requestClaim(_ params: RequestClaimParams) async throws -> [RequestRecord] {
-        withTables { $0.claim(params) }
+        withTables { tables in
+            tables.claimCalls += 1
+            return tables.claim(params)
+        }
     }
+
+    /// How many times `requestClaim` was called (a dispatcher test bounds it).
+    public var claimCallCount: Int { withTables { $0.claimCalls } }
 
     public func requestHeartbeat(_ params: [RequestHeartbeatParams]) async throws -> [HeartbeatOutcome] {
         withTables { tables in

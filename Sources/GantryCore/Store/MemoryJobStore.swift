@@ -128,6 +128,8 @@ struct Tables {
     var registrations: [String: FunctionRegistration] = [:]
     /// The webhook outbox, by request id.
     var deliveries: [String: WebhookDelivery] = [:]
+    /// Calls of `requestClaim`, for `claimCallCount`.
+    var claimCalls = 0
 
     mutating func insert(_ params: RequestInsertParams) throws -> RequestRecord {
         guard rows[params.id] == nil else { throw StoreError.duplicate(params.id) }
