@@ -36,7 +36,10 @@ struct GuardedHTTPChannel: ServerChildChannel, HTTPChannelHandler {
         }
     }
 
+    /// Serves the connection from a task that runs on the channel's own event loop (see `EventLoopTaskExecutor`).
     func handle(value asyncChannel: Value, logger: Logger) async {
-        await handleHTTP(asyncChannel: asyncChannel, logger: logger)
+        await withTaskExecutorPreference(EventLoopTaskExecutor(asyncChannel.channel.eventLoop)) {
+            await handleHTTP(asyncChannel: asyncChannel, logger: logger)
+        }
     }
 }
