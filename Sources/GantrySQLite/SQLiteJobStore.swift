@@ -73,22 +73,46 @@ public final class SQLiteJobStore: JobStore {
              params.createdAt.unixSeconds]
         }
         let lane: StatementArguments = [params.functionID, params.priority.rawValue]
-        let position = try await write { db in
+        let claim = params.claimIfFirst.map { claim -> StatementArguments in
+            [claim.owner, params.createdAt.addingTimeInterval(claim.leaseDuration).unixSeconds]
+        }
+        let (position, claimed) = try await write { db -> (Int, Bool) in
             let ahead = try Int.fetchOne(db.cachedStatement(sql: Self.lanePositionSQL), arguments: lane) ?? 0
+            // Nothing would be claimed before it: store it claimed, as a claim right after the insert would.
+            let claimNow = claim != nil && ahead == 0
             do {
-                try db.cachedStatement(sql: Self.insertSQL).execute(arguments: arguments)
+                if claimNow, let claim {
+                    try db.cachedStatement(sql: Self.insertClaimedSQL).execute(arguments: arguments + claim)
+                } else {
+                    try db.cachedStatement(sql: Self.insertSQL).execute(arguments: arguments)
+                }
             } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
                 throw StoreError.duplicate(id)
             }
             // The outbox row is part of the submit: same savepoint, same commit.
             if let delivery { try db.cachedStatement(sql: Self.webhookInsertSQL).execute(arguments: delivery) }
-            return ahead
+            return (ahead, claimNow)
         }
-        return InsertedRequest(record: RequestRecord(
+        var record = RequestRecord(
             id: params.id, tenant: params.tenant, functionID: params.functionID, input: params.input,
             priority: params.priority, maxAttempts: params.maxAttempts, createdAt: params.createdAt,
-            startDeadline: params.startDeadline, webhookURL: params.webhookURL), queuePosition: position)
+            startDeadline: params.startDeadline, webhookURL: params.webhookURL)
+        if claimed, let direct = params.claimIfFirst {
+            record.state = .running
+            record.attempt = 1
+            record.startedAt = params.createdAt
+            record.leaseOwner = direct.owner
+            record.leaseExpiresAt = params.createdAt.addingTimeInterval(direct.leaseDuration)
+        }
+        return InsertedRequest(record: record, queuePosition: position)
     }
+
+    /// `insertSQL` for a request claimed at its insert: running, attempt 1, leased from its creation.
+    static let insertClaimedSQL = """
+        INSERT INTO requests (id, tenant, function_id, input, state, priority, attempt, max_attempts,
+            created_at, start_deadline, webhook_url, started_at, lease_owner, lease_expires_at)
+        VALUES (?1, ?2, ?3, ?4, 'running', ?5, 1, ?6, ?7, ?8, ?9, ?7, ?10, ?11)
+        """
 
     static let getSQL = "SELECT \(RequestRow.columns) FROM requests WHERE id = ?"
 

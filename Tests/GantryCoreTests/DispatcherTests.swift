@@ -65,6 +65,26 @@ struct DispatcherTests {
         #expect(probe.started.count == 20)
     }
 
+    /// A submit to an idle function is stored claimed and starts at once; one that finds the function busy, or no
+    /// dispatcher serving, is queued and claimed in turn.
+    @Test func idleFunctionStartsAtSubmit() async throws {
+        let probe = Probe()
+        let gate = Gate()
+        let harness = Harness([registered(manifest("t/one", concurrency: 1), ProbeFunction(probe: probe, gate: gate))])
+        #expect(try await harness.submit("t/one", "early").state == .queued)
+        try await harness.withDispatcher {
+            #expect(await eventually { probe.started == ["early"] })
+            let busy = try await harness.submit("t/one", "busy")
+            #expect(busy.state == .queued)
+            gate.open()
+            _ = try await harness.waitFor(busy.id, .succeeded)
+            let idle = try await harness.submit("t/one", "idle")
+            #expect(idle.state == .running && idle.attempt == 1 && idle.leaseOwner == harness.configuration.owner)
+            _ = try await harness.waitFor(idle.id, .succeeded)
+        }
+        #expect(probe.started == ["early", "busy", "idle"])
+    }
+
     /// A function's manifest concurrency is never exceeded, whatever the backlog.
     @Test(arguments: [1, 3])
     func concurrencyLimit(limit: Int) async throws {

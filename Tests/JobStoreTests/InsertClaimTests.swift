@@ -33,6 +33,39 @@ import Testing
         }
     }
 
+    /// `claimIfFirst` stores a request claimed when nothing queued would be claimed before it (running requests
+    /// do not count, a lower priority does not either) and queued otherwise; the claim is an ordinary attempt.
+    @Test(arguments: StoreKind.allCases)
+    func insertClaimsWhenNothingIsAhead(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            func submit(_ id: String, _ priority: RequestPriority = .normal) async throws -> InsertedRequest {
+                var params = RequestInsertParams(
+                    id: id, tenant: "t", functionID: "echo", input: Data("{}".utf8), priority: priority, maxAttempts: 3,
+                    createdAt: at(5))
+                params.claimIfFirst = DirectClaim(owner: "host-1", leaseDuration: 60)
+                let inserted = try await store.requestInsert(params)
+                #expect(normalized(try await store.requestGet(id: id)) == normalized(inserted.record), "\(id)")
+                return inserted
+            }
+            let first = try await submit("a")
+            #expect(first.record.state == .running && first.record.attempt == 1 && first.queuePosition == 0)
+            #expect(first.record.leaseOwner == "host-1" && same(first.record.startedAt, at(5)) && same(first.record.leaseExpiresAt, at(65)))
+            #expect(try await store.requestQueuePosition(id: "a") == nil)
+            #expect(try await submit("b").record.state == .running)  // a runs; nothing is queued
+            _ = try await insert(store, "queued")  // an ordinary submit waits in the queue
+            let behind = try await submit("c")
+            #expect(behind.record.state == .queued && behind.queuePosition == 1)
+            #expect(try await claim(store)?.id == "queued")
+            #expect(try await submit("low", .low).record.state == .queued)  // c is ahead of any low request
+            #expect(try await claim(store)?.id == "c")
+            #expect(try await claim(store)?.id == "low")
+            _ = try await insert(store, "low-waiting", priority: .low)
+            #expect(try await submit("d").record.state == .running)  // a normal request passes queued low ones
+            #expect(try await succeed(store, "a", attempt: 1, owner: "host-1"))
+            #expect(try await store.requestCounts()["echo"]?[.queued] == 1)
+        }
+    }
+
     @Test(arguments: StoreKind.allCases)
     func insertThenGetReturnsEveryField(kind: StoreKind) async throws {
         try await withStore(kind) { store in

@@ -22,12 +22,16 @@ public final class Dispatcher: Service, Sendable {
     let configuration: DispatcherConfiguration
     let logger: Logger
 
-    private struct State {
+    struct State {
         var running: [String: RunningEntry] = [:]
         var draining = false
+        /// Whether `run` is serving: only then does a submit start its request directly.
+        var serving = false
+        /// Runs started at their submit (see `Dispatcher+DirectStart`) that have not ended yet.
+        var directRuns = 0
     }
 
-    private let state = Mutex(State())
+    let state = Mutex(State())
 
     init(store: any JobStore, catalog: FunctionCatalog, notifier: ChangeNotifier, executor: RunExecutor, recorder: AttemptRecorder,
          partials: PartialOutputs, configuration: DispatcherConfiguration, logger: Logger) {
@@ -42,6 +46,8 @@ public final class Dispatcher: Service, Sendable {
     }
 
     public func run() async throws {
+        state.withLock { $0.serving = true }
+        defer { state.withLock { $0.serving = false } }
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { outer in
                 outer.addTask {
@@ -50,6 +56,7 @@ public final class Dispatcher: Service, Sendable {
                             claimers.addTask { await self.claimLoop(function) }
                         }
                     }
+                    await self.directRunsEnded()
                 }
                 outer.addTask { await self.releaseAfterGrace() }
                 outer.addTask { await self.maintain() }
@@ -155,7 +162,7 @@ public final class Dispatcher: Service, Sendable {
     }
 
     /// Runs one claimed attempt to its end and records the outcome under its fence.
-    private func execute(_ record: RequestRecord, fence: LeaseFence, function: RegisteredFunction) async {
+    func execute(_ record: RequestRecord, fence: LeaseFence, function: RegisteredFunction) async {
         var logger = self.logger
         logger[metadataKey: "request_id"] = "\(record.id)"
         logger[metadataKey: "function"] = "\(function.id)"

@@ -119,13 +119,28 @@ public struct RequestQueue: Sendable {
     private func insert(_ submission: Submission) async throws -> InsertedRequest {
         let now = configuration.now()
         let function = submission.admitted.function
-        let inserted = try await store.requestInsert(RequestInsertParams(
+        var params = RequestInsertParams(
             id: UUID.secureRandom().uuidString.lowercased(), tenant: submission.tenant, functionID: function.id, input: submission.admitted.input,
             priority: submission.priority, maxAttempts: function.manifest.maxAttempts, createdAt: now,
             startDeadline: submission.startTimeout.map { now.addingTimeInterval($0) }, webhookURL: submission.webhookURL,
-            webhookFormat: submission.webhookFormat))
+            webhookFormat: submission.webhookFormat)
+        // An idle in-process function starts the request at once (see `Dispatcher+DirectStart`).
+        let slot = dispatcher.reserveStart(function)
+        if slot != nil { params.claimIfFirst = DirectClaim(owner: configuration.owner, leaseDuration: configuration.leaseDuration) }
+        let inserted: InsertedRequest
+        do {
+            inserted = try await store.requestInsert(params)
+        } catch {
+            if let slot { dispatcher.release(slot) }
+            throw error
+        }
         RuntimeMetrics.shared.submitted(function.id).increment()
-        notifier.publish(NotifierKeys.work(function.id))
+        if let slot, inserted.record.state == .running {
+            dispatcher.start(inserted.record, in: slot)
+        } else {
+            if let slot { dispatcher.release(slot) }
+            notifier.publish(NotifierKeys.work(function.id))
+        }
         return inserted
     }
 

@@ -117,6 +117,10 @@ public struct RequestInsertParams: Sendable {
     public var webhookURL: String?
     /// The body shape of the webhook (fal's unless a Fooocus-API surface submitted it).
     public var webhookFormat: WebhookFormat
+    /// When set and no queued request of the function would be claimed before this one, the request is stored
+    /// already claimed by this claimant (attempt 1, leased from `createdAt`), as if `requestClaim` had taken it
+    /// in the same transaction; otherwise it is queued as usual.
+    public var claimIfFirst: DirectClaim?
 
     public init(
         id: String, tenant: String, functionID: String, input: Data, priority: RequestPriority = .normal,
@@ -133,6 +137,19 @@ public struct RequestInsertParams: Sendable {
         self.createdAt = createdAt
         self.startDeadline = startDeadline
         self.webhookURL = webhookURL
+    }
+}
+
+/// Who claims a request at its insert (see `RequestInsertParams.claimIfFirst`).
+public struct DirectClaim: Sendable {
+    /// The lease owner.
+    public var owner: String
+    /// How long the lease lasts without a heartbeat.
+    public var leaseDuration: TimeInterval
+
+    public init(owner: String, leaseDuration: TimeInterval) {
+        self.owner = owner
+        self.leaseDuration = leaseDuration
     }
 }
 
@@ -202,7 +219,8 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
 public struct InsertedRequest: Sendable {
     /// The request as stored.
     public var record: RequestRecord
-    /// Queued requests of its function that will be claimed before it, as of the insert.
+    /// Queued requests of its function that will be claimed before it, as of the insert (0 when it was claimed
+    /// at its insert: then `record` is running).
     public var queuePosition: Int
 
     public init(record: RequestRecord, queuePosition: Int) {

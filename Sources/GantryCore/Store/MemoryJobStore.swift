@@ -17,7 +17,12 @@ public final class MemoryJobStore: JobStore {
     public func requestInsert(_ params: RequestInsertParams) async throws -> InsertedRequest {
         try state.withLock { tables in
             let record = try tables.insert(params)
-            return InsertedRequest(record: record, queuePosition: tables.queuePosition(id: record.id) ?? 0)
+            let position = tables.queuePosition(id: record.id) ?? 0
+            if let claim = params.claimIfFirst, position == 0 {
+                tables.claim(record.id, owner: claim.owner, now: params.createdAt, leaseDuration: claim.leaseDuration)
+                return InsertedRequest(record: tables.rows[record.id]?.record ?? record, queuePosition: 0)
+            }
+            return InsertedRequest(record: record, queuePosition: position)
         }
     }
 
@@ -159,15 +164,20 @@ struct Tables {
     mutating func claim(_ params: RequestClaimParams) -> [RequestRecord] {
         var claimed: [RequestRecord] = []
         while claimed.count < params.limit, let id = nextClaimable(params) {
-            update(id, to: .running) { record in
-                record.attempt += 1
-                record.startedAt = params.now
-                record.leaseOwner = params.owner
-                record.leaseExpiresAt = params.now.addingTimeInterval(params.leaseDuration)
-            }
+            claim(id, owner: params.owner, now: params.now, leaseDuration: params.leaseDuration)
             if let record = rows[id]?.record { claimed.append(record) }
         }
         return claimed
+    }
+
+    /// Moves one queued request to its next attempt under `owner`'s lease.
+    mutating func claim(_ id: String, owner: String, now: Date, leaseDuration: TimeInterval) {
+        update(id, to: .running) { record in
+            record.attempt += 1
+            record.startedAt = now
+            record.leaseOwner = owner
+            record.leaseExpiresAt = now.addingTimeInterval(leaseDuration)
+        }
     }
 
     /// The queued request a claim takes next: best priority, then the lowest `seq` across the functions.
