@@ -9,6 +9,8 @@
 //   submit  submits --count requests (--body) and writes the request ids, one a line, to --ids-out
 //   status  GETs the status of random ids from --ids-in for --duration seconds
 //   drain   GETs the status of every id in --ids-in until each one is COMPLETED (retrying every 20 ms)
+//   webhook each client loops submit with ?fal_webhook= (a receiver this tool runs on loopback) → that request's
+//           webhook arrives; reports completions by webhook per second and submit→webhook latency
 //
 // Flags: --mode M --port P [--host 127.0.0.1] [--app gantry/echo] [--queue-prefix /queue] [-c N] [--duration S]
 //        [--warmup S] [--count N] [--body JSON] [--ids-in F] [--ids-out F] [--poll-interval-ms MS] [--threads N]
@@ -26,7 +28,7 @@ import NIOPosix
 
 @inline(__always) func nowNanos() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
-enum Mode: String { case queue, submit, status, drain }
+enum Mode: String { case queue, submit, status, drain, webhook }
 enum WireProtocol: String, Sendable { case fal, runpod }
 
 struct Options: Sendable {
@@ -108,8 +110,12 @@ final class Shared: Sendable {
     let ids: [String]
     let bodyBytes: [UInt8]
     let hostHeader: String
+    /// `--mode webhook`: the receiver's URL (query-encoded) and its arrivals.
+    let webhookQuery: String
+    let arrivals: WebhookArrivals
 
-    init(options: Options, ids: [String]) {
+    init(options: Options, ids: [String], webhookURL: String = "", arrivals: WebhookArrivals = WebhookArrivals()) {
+        self.arrivals = arrivals
         self.options = options
         start = nowNanos()
         measureFrom = start + UInt64(options.warmup * 1e9)
@@ -118,6 +124,7 @@ final class Shared: Sendable {
         self.ids = ids
         bodyBytes = Array((options.wire == .runpod ? #"{"input":"# + options.body + "}" : options.body).utf8)
         hostHeader = "\(options.host):\(options.port)"
+        webhookQuery = webhookURL.isEmpty ? "" : "?fal_webhook=" + (webhookURL.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? webhookURL)
     }
 
     /// Takes one unit of work; false when the count is used up.
@@ -241,6 +248,11 @@ final class ClientHandler: ChannelInboundHandler {
             iterationStart = now
             step = .submit
             send(context: context, method: .POST, uri: submitPath, body: true)
+        case .webhook:
+            guard now < shared.deadline, shared.take() != nil else { return finish(context: context, close: true) }
+            iterationStart = now
+            step = .submit
+            send(context: context, method: .POST, uri: submitPath + shared.webhookQuery, body: true)
         case .status:
             guard now < shared.deadline, shared.take() != nil, !shared.ids.isEmpty else { return finish(context: context, close: true) }
             iterationStart = now
@@ -324,6 +336,20 @@ final class ClientHandler: ChannelInboundHandler {
                 result.ids.append(id)
                 measured(iterationStart)
                 return next(context: context)
+            }
+            if shared.options.mode == .webhook {
+                let start = iterationStart
+                let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+                let loop = context.eventLoop
+                shared.arrivals.wait(for: id) {
+                    loop.execute {
+                        let handler = bound.value
+                        guard let context = handler.context, !handler.finished else { return }
+                        handler.measured(start)
+                        handler.next(context: context)
+                    }
+                }
+                return
             }
             requestID = id
             step = .status
@@ -409,7 +435,10 @@ struct LoadGen {
         if (options.mode == .status || options.mode == .drain) && ids.isEmpty { fail("--mode \(options.mode) needs --ids-in with ids") }
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: options.threads)
-        let shared = Shared(options: options, ids: ids)
+        let arrivals = WebhookArrivals()
+        let receiver = options.mode == .webhook ? try startWebhookReceiver(group: group, arrivals: arrivals) : nil
+        let shared = Shared(options: options, ids: ids, webhookURL: receiver.map { "http://127.0.0.1:\($0.localAddress?.port ?? 0)/hook" } ?? "",
+                            arrivals: arrivals)
         var results: [ClientResult] = []
         var futures: [EventLoopFuture<Void>] = []
         for index in 0..<options.concurrency {
@@ -445,6 +474,7 @@ struct LoadGen {
         }
         try EventLoopFuture.andAllSucceed(futures, on: group.next()).wait()
         progress?.cancel()
+        try receiver?.close().wait()
         let end = nowNanos()
         try group.syncShutdownGracefully()
 

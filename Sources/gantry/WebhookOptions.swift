@@ -15,8 +15,10 @@ struct WebhookOptions: ParsableArguments {
     var webhookMaxDelay: Double = Double(env["GANTRY_WEBHOOK_MAX_DELAY"] ?? "") ?? defaults.maxDelay
     @Option(help: "Seconds one attempt may take (env GANTRY_WEBHOOK_TIMEOUT).")
     var webhookTimeout: Double = Double(env["GANTRY_WEBHOOK_TIMEOUT"] ?? "") ?? defaults.timeout
-    @Option(help: "Attempts in flight to one host at most (env GANTRY_WEBHOOK_PER_HOST).")
+    @Option(help: "Attempts in flight to one host at first; a host that answers within a second earns more (env GANTRY_WEBHOOK_PER_HOST).")
     var webhookPerHost: Int = Int(env["GANTRY_WEBHOOK_PER_HOST"] ?? "") ?? defaults.perHostConcurrency
+    @Option(help: "Attempts in flight to one fast host at most; equal to --webhook-per-host turns adaptation off; default: --webhook-concurrency (env GANTRY_WEBHOOK_PER_HOST_MAX).")
+    var webhookPerHostMax: Int? = Int(env["GANTRY_WEBHOOK_PER_HOST_MAX"] ?? "")
     @Option(help: "Attempts in flight in all (env GANTRY_WEBHOOK_CONCURRENCY).")
     var webhookConcurrency: Int = Int(env["GANTRY_WEBHOOK_CONCURRENCY"] ?? "") ?? defaults.concurrency
 
@@ -27,5 +29,6 @@ struct WebhookOptions: ParsableArguments {
         policy.timeout = webhookTimeout
         policy.perHostConcurrency = webhookPerHost
         policy.concurrency = max(webhookConcurrency, webhookPerHost)
+        policy.perHostMaxConcurrency = webhookPerHostMax ?? policy.concurrency
     }
 }

@@ -134,3 +134,65 @@ import Testing
         #expect(try json(failed) == .object(["job_id": .string("req-1"), "job_result": .array([])]))
     }
 }
+
+/// Per-host windows: earned by fast deliveries, lost to overload, never below the start.
+@Suite struct HostWindowsTests {
+    let policy = WebhookPolicy(perHostConcurrency: 2, perHostMaxConcurrency: 6, fastAnswer: 1, concurrency: 8)
+
+    @Test func fastAnswersGrowTheWindowUpToTheMaximum() {
+        var windows = HostWindows(policy: policy)
+        let taken = [windows.take("a"), windows.take("a"), windows.take("a")]
+        #expect(taken == [true, true, false])
+        #expect(windows.fullHosts == ["a"])
+        for _ in 0..<10 {
+            windows.finish("a", .fast)
+            let again = windows.take("a")
+            #expect(again)
+        }
+        #expect(windows.window("a") == 6 && windows.total == 2)
+        #expect(windows.window("b") == 2)  // hosts are apart
+    }
+
+    @Test func overloadHalvesSlownessShrinksNeutralKeeps() {
+        var windows = HostWindows(policy: policy)
+        for _ in 0..<4 {
+            _ = windows.take("a")
+            windows.finish("a", .fast)
+        }
+        #expect(windows.window("a") == 6)
+        _ = windows.take("a")
+        windows.finish("a", .overloaded)
+        #expect(windows.window("a") == 3)
+        _ = windows.take("a")
+        windows.finish("a", .neutral)
+        #expect(windows.window("a") == 3)
+        _ = windows.take("a")
+        windows.finish("a", .slow)
+        #expect(windows.window("a") == 2)
+        _ = windows.take("a")
+        windows.finish("a", .overloaded)
+        #expect(windows.window("a") == 2 && windows.total == 0)
+    }
+
+    @Test func answersAreClassifiedByStatusAndTime() {
+        func answer(_ result: WebhookSendResult, _ ms: Int) -> HostWindows.Answer {
+            HostWindows.Answer(result, elapsed: .milliseconds(ms), fastAnswer: 1)
+        }
+        #expect(answer(.response(status: 204, headers: []), 20) == .fast)
+        #expect(answer(.response(status: 200, headers: []), 1_500) == .slow)
+        #expect(answer(.response(status: 503, headers: []), 20) == .overloaded)
+        #expect(answer(.response(status: 429, headers: []), 20) == .overloaded)
+        #expect(answer(.response(status: 404, headers: []), 20) == .neutral)
+        #expect(answer(.failed("timeout"), 15_000) == .overloaded)
+        #expect(answer(.refused("private address"), 1) == .neutral)
+    }
+
+    @Test func maximumMustLieBetweenStartAndTotal() {
+        var bad = policy
+        bad.perHostMaxConcurrency = 1
+        #expect(throws: ConfigurationError.self) { try bad.validate() }
+        bad.perHostMaxConcurrency = 9
+        #expect(throws: ConfigurationError.self) { try bad.validate() }
+        #expect(throws: Never.self) { try policy.validate() }
+    }
+}

@@ -20,8 +20,8 @@ public protocol WebhookTransport: Sendable {
     func post(url: String, headers: [(String, String)], body: Data, timeout: TimeInterval) async -> WebhookSendResult
 }
 
-/// Delivers the webhook outbox: claims due deliveries, signs and POSTs them with bounded concurrency per host and in
-/// all, records each attempt (request logs, metrics, the outbox row) and schedules the next by `WebhookPolicy`.
+/// Delivers the webhook outbox: claims due deliveries, signs and POSTs them with bounded concurrency in all and a
+/// window per host that adapts to how fast it answers (`HostWindows`), records each attempt (request logs, metrics, the outbox row) and schedules the next by `WebhookPolicy`.
 public final class WebhookDispatcher: Service, Sendable {
     let store: any JobStore
     let transport: any WebhookTransport
@@ -31,8 +31,8 @@ public final class WebhookDispatcher: Service, Sendable {
     let logger: Logger
     let now: @Sendable () -> Date
     let random: @Sendable () -> Double
-    /// Attempts in flight per host.
-    private let inFlight = Mutex([String: Int]())
+    /// Attempts in flight per host, and each host's window (see `HostWindows`).
+    private let hosts: Mutex<HostWindows>
     /// Wakes the claim loop when an attempt ends (a slot is free) instead of letting it sleep out the poll interval.
     private let wakeups = ChangeNotifier()
     private static let slotFreed = "webhook-slot-freed"
@@ -46,6 +46,7 @@ public final class WebhookDispatcher: Service, Sendable {
         self.transport = transport
         self.keys = keys
         self.policy = policy
+        self.hosts = Mutex(HostWindows(policy: policy))
         self.owner = owner
         self.logger = logger
         self.now = now
@@ -79,22 +80,15 @@ public final class WebhookDispatcher: Service, Sendable {
 
     /// Claims what the free slots allow, skipping full hosts; a batch that overfills a host gives the surplus back.
     func claimBatch() async throws -> [WebhookDelivery] {
-        let (free, fullHosts) = inFlight.withLock { counts in
-            (policy.concurrency - counts.values.reduce(0, +), Set(counts.filter { $0.value >= policy.perHostConcurrency }.keys))
-        }
+        let (free, fullHosts) = hosts.withLock { ($0.policy.concurrency - $0.total, $0.fullHosts) }
         guard free > 0 else { return [] }
         let claimed = try await store.webhookClaimDue(WebhookClaimParams(
             owner: owner, now: now(), leaseDuration: policy.leaseDuration, limit: free, excludingHosts: fullHosts))
         var accepted: [WebhookDelivery] = []
         var surplus: [String] = []
-        inFlight.withLock { counts in
+        hosts.withLock { hosts in
             for delivery in claimed {
-                if counts[delivery.host, default: 0] < policy.perHostConcurrency {
-                    counts[delivery.host, default: 0] += 1
-                    accepted.append(delivery)
-                } else {
-                    surplus.append(delivery.requestID)
-                }
+                if hosts.take(delivery.host) { accepted.append(delivery) } else { surplus.append(delivery.requestID) }
             }
         }
         if !surplus.isEmpty { try await store.webhookRelease(WebhookReleaseParams(requestIDs: surplus, owner: owner)) }
@@ -103,11 +97,9 @@ public final class WebhookDispatcher: Service, Sendable {
 
     /// One attempt of one claimed delivery, start to record.
     func attempt(_ delivery: WebhookDelivery) async {
+        var answer = HostWindows.Answer.neutral
         defer {
-            inFlight.withLock { counts in
-                counts[delivery.host, default: 1] -= 1
-                if counts[delivery.host] == 0 { counts[delivery.host] = nil }
-            }
+            hosts.withLock { $0.finish(delivery.host, answer) }
             wakeups.publish(Self.slotFreed)
         }
         let number = delivery.attempts + 1
@@ -120,6 +112,7 @@ public final class WebhookDispatcher: Service, Sendable {
             let started = ContinuousClock.now
             let result = await transport.post(url: delivery.url, headers: signedHeaders(delivery, body: body), body: body, timeout: policy.timeout)
             let elapsed = started.duration(to: .now)
+            answer = HostWindows.Answer(result, elapsed: elapsed, fastAnswer: policy.fastAnswer)
             if Task.isCancelled, case .failed = result {
                 // Shutdown interrupted the attempt before an answer: give the claim back, no attempt counted.
                 try await Task.detached { try await self.store.webhookRelease(WebhookReleaseParams(requestIDs: [delivery.requestID], owner: self.owner)) }.value

@@ -15,8 +15,13 @@ public struct WebhookPolicy: Sendable, Equatable {
     public var jitter: Double
     /// Seconds one attempt may take: DNS, connect, send and the reply.
     public var timeout: TimeInterval
-    /// Attempts in flight to one host at most: a slow or dead receiver cannot hold up the others.
+    /// Attempts in flight to one host at first, and always allowed: a slow or dead receiver cannot hold up the
+    /// others. A host that answers fast earns more, up to `perHostMaxConcurrency` (see `HostWindows`).
     public var perHostConcurrency: Int
+    /// The most attempts in flight to one host that answers fast.
+    public var perHostMaxConcurrency: Int
+    /// Answers within this many seconds count as fast.
+    public var fastAnswer: TimeInterval
     /// Attempts in flight in all.
     public var concurrency: Int
     /// How often due deliveries are looked for.
@@ -24,8 +29,11 @@ public struct WebhookPolicy: Sendable, Equatable {
 
     public init(
         maxAttempts: Int = 10, initialDelay: TimeInterval = 14, maxDelay: TimeInterval = 3_600, jitter: Double = 0.2,
-        timeout: TimeInterval = 15, perHostConcurrency: Int = 4, concurrency: Int = 32, pollInterval: TimeInterval = 0.25
+        timeout: TimeInterval = 15, perHostConcurrency: Int = 4, perHostMaxConcurrency: Int = 32, fastAnswer: TimeInterval = 1,
+        concurrency: Int = 32, pollInterval: TimeInterval = 0.25
     ) {
+        self.perHostMaxConcurrency = perHostMaxConcurrency
+        self.fastAnswer = fastAnswer
         self.maxAttempts = maxAttempts
         self.initialDelay = initialDelay
         self.maxDelay = maxDelay
@@ -43,6 +51,10 @@ public struct WebhookPolicy: Sendable, Equatable {
         if !(0..<1).contains(jitter) { throw ConfigurationError("webhook jitter must be in 0..<1") }
         if timeout <= 0 { throw ConfigurationError("--webhook-timeout must be positive") }
         if perHostConcurrency < 1 || concurrency < perHostConcurrency { throw ConfigurationError("--webhook-per-host must be at least 1 and at most the total concurrency") }
+        if perHostMaxConcurrency < perHostConcurrency || perHostMaxConcurrency > concurrency {
+            throw ConfigurationError("--webhook-per-host-max must be at least --webhook-per-host and at most --webhook-concurrency")
+        }
+        if fastAnswer <= 0 { throw ConfigurationError("webhook fast-answer threshold must be positive") }
         if pollInterval <= 0 { throw ConfigurationError("webhook poll interval must be positive") }
     }
 
