@@ -22,26 +22,27 @@ int gantry_random_bytes(uint8_t *out, size_t length) {
     return RAND_bytes(out, (int)length) == 1;
 }
 
-int gantry_ed25519_public_key(const uint8_t *seed, uint8_t *public_key) {
-    EVP_PKEY *key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, 32);
-    if (key == NULL) return 0;
-    size_t length = 32;
-    int ok = EVP_PKEY_get_raw_public_key(key, public_key, &length) == 1 && length == 32;
-    EVP_PKEY_free(key);
-    return ok;
+void *gantry_ed25519_key_new(const uint8_t *seed) {
+    return EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, 32);
 }
 
-int gantry_ed25519_sign(const uint8_t *seed, const uint8_t *message, size_t length, uint8_t *signature) {
-    EVP_PKEY *key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, 32);
-    if (key == NULL) return 0;
+void gantry_ed25519_key_free(void *key) {
+    EVP_PKEY_free((EVP_PKEY *)key);
+}
+
+int gantry_ed25519_key_public(void *key, uint8_t *public_key) {
+    size_t length = 32;
+    return EVP_PKEY_get_raw_public_key((EVP_PKEY *)key, public_key, &length) == 1 && length == 32;
+}
+
+int gantry_ed25519_key_sign(void *key, const uint8_t *message, size_t length, uint8_t *signature) {
     EVP_MD_CTX *context = EVP_MD_CTX_new();
     size_t signature_length = 64;
     int ok = context != NULL
-        && EVP_DigestSignInit(context, NULL, NULL, NULL, key) == 1
+        && EVP_DigestSignInit(context, NULL, NULL, NULL, (EVP_PKEY *)key) == 1
         && EVP_DigestSign(context, signature, &signature_length, message, length) == 1
         && signature_length == 64;
     EVP_MD_CTX_free(context);
-    EVP_PKEY_free(key);
     return ok;
 }
 

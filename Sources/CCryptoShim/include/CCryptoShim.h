@@ -13,11 +13,18 @@ int gantry_hmac_sha256(const uint8_t *key, size_t key_length, const uint8_t *dat
 /// Fills `out` with `length` bytes from the operating system's CSPRNG (through OpenSSL). Returns 1 on success.
 int gantry_random_bytes(uint8_t *out, size_t length);
 
-/// The Ed25519 public key (32 bytes) of a private seed (32 bytes). Returns 1 on success.
-int gantry_ed25519_public_key(const uint8_t *seed, uint8_t *public_key);
+/// An Ed25519 private key loaded once from its 32-byte seed (its public key derived), for any number of
+/// signatures from any thread; NULL on failure. Free it with `gantry_ed25519_key_free`.
+void *gantry_ed25519_key_new(const uint8_t *seed);
 
-/// A detached Ed25519 signature (64 bytes) over `length` bytes with the private seed. Returns 1 on success.
-int gantry_ed25519_sign(const uint8_t *seed, const uint8_t *message, size_t length, uint8_t *signature);
+/// Frees a key from `gantry_ed25519_key_new`.
+void gantry_ed25519_key_free(void *key);
+
+/// The key's Ed25519 public key (32 bytes). Returns 1 on success.
+int gantry_ed25519_key_public(void *key, uint8_t *public_key);
+
+/// A detached Ed25519 signature (64 bytes) over `length` bytes with a loaded key. Returns 1 on success.
+int gantry_ed25519_key_sign(void *key, const uint8_t *message, size_t length, uint8_t *signature);
 
 /// 1 when `signature` (64 bytes) is a valid Ed25519 signature of the message under `public_key` (32 bytes), else 0.
 int gantry_ed25519_verify(const uint8_t *public_key, const uint8_t *message, size_t length, const uint8_t *signature);
