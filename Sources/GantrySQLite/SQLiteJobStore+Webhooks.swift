@@ -59,9 +59,12 @@ extension SQLiteJobStore {
             "attempt": params.attempt, "status": params.status, "error": params.error, "state": state.rawValue,
             "next": next, "finished": finished, "id": params.requestID, "owner": params.owner,
         ]
+        let log = params.log
         return try await write { db in
             try db.cachedStatement(sql: Self.webhookRecordSQL).execute(arguments: arguments)
-            return db.changesCount == 1
+            guard db.changesCount == 1 else { return false }
+            if let log { try Self.appendLogs(db, requestID: params.requestID, entries: [log]) }
+            return true
         }
     }
 

@@ -198,18 +198,21 @@ public final class SQLiteJobStore: JobStore {
 
     public func logAppend(requestID: String, entries: [LogEntry]) async throws {
         guard !entries.isEmpty else { return }
-        try await write { db in
-            // A late worker may log after retention pruned its request; those lines would never be deleted.
-            guard try Bool.fetchOne(db.cachedStatement(sql: Self.requestExistsSQL), arguments: [requestID]) != nil
-            else { return }
-            let last = try Int.fetchOne(db.cachedStatement(sql: Self.lastLogSQL), arguments: [requestID]) ?? 0
-            let insert = try db.cachedStatement(sql: Self.logInsertSQL)
-            for (offset, entry) in entries.enumerated() {
-                try insert.execute(arguments: [
-                    requestID, last + offset + 1, entry.timestamp.unixSeconds, entry.level.rawValue, entry.message,
-                    entry.source,
-                ])
-            }
+        try await write { db in try Self.appendLogs(db, requestID: requestID, entries: entries) }
+    }
+
+    /// Appends log lines inside the caller's transaction.
+    static func appendLogs(_ db: Database, requestID: String, entries: [LogEntry]) throws {
+        // A late worker may log after retention pruned its request; those lines would never be deleted.
+        guard try Bool.fetchOne(db.cachedStatement(sql: Self.requestExistsSQL), arguments: [requestID]) != nil
+        else { return }
+        let last = try Int.fetchOne(db.cachedStatement(sql: Self.lastLogSQL), arguments: [requestID]) ?? 0
+        let insert = try db.cachedStatement(sql: Self.logInsertSQL)
+        for (offset, entry) in entries.enumerated() {
+            try insert.execute(arguments: [
+                requestID, last + offset + 1, entry.timestamp.unixSeconds, entry.level.rawValue, entry.message,
+                entry.source,
+            ])
         }
     }
 

@@ -85,7 +85,8 @@ import Testing
             _ = try await claimDue(store, now: at(1))
             func record(_ attempt: Int, _ next: WebhookAttemptParams.Next, owner: String = "sender", now: Date) async throws -> Bool {
                 try await store.webhookRecordAttempt(WebhookAttemptParams(
-                    requestID: "a", owner: owner, attempt: attempt, next: next, status: 500, error: "HTTP 500", now: now))
+                    requestID: "a", owner: owner, attempt: attempt, next: next, status: 500, error: "HTTP 500", now: now,
+                    log: LogEntry(message: "attempt \(attempt) by \(owner)", level: .warn, source: "GANTRY", timestamp: now)))
             }
             #expect(try await record(1, .retry(at: at(10)), owner: "intruder", now: at(2)) == false)
             #expect(try await record(2, .retry(at: at(10)), now: at(2)) == false)
@@ -101,6 +102,8 @@ import Testing
             #expect(delivery.state == .delivered && delivery.attempts == 2 && delivery.finishedAt != nil)
             #expect(try await claimDue(store, now: at(1_000)).isEmpty)
             #expect(try await store.webhookCounts() == [.delivered: 1])
+            // Only the attempts that won their guard left a line, in the same write.
+            #expect(try await store.logList(requestID: "a", limit: 10).map(\.message) == ["attempt 1 by sender", "attempt 2 by sender"])
         }
     }
 

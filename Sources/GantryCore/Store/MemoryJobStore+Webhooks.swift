@@ -40,6 +40,7 @@ extension MemoryJobStore {
                 delivery.nextAttemptAt = at
             }
             tables.deliveries[params.requestID] = delivery
+            if let log = params.log, tables.rows[params.requestID] != nil { tables.logs[params.requestID, default: []].append(log) }
             return true
         }
     }

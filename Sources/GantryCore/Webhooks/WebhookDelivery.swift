@@ -106,8 +106,12 @@ public struct WebhookAttemptParams: Sendable {
     public var status: Int?
     public var error: String?
     public var now: Date
+    /// A line for the request's log, appended in the same transaction when the attempt is recorded (and not at
+    /// all when the guard fails).
+    public var log: LogEntry?
 
-    public init(requestID: String, owner: String, attempt: Int, next: Next, status: Int?, error: String?, now: Date) {
+    public init(requestID: String, owner: String, attempt: Int, next: Next, status: Int?, error: String?, now: Date, log: LogEntry? = nil) {
+        self.log = log
         self.requestID = requestID
         self.owner = owner
         self.attempt = attempt

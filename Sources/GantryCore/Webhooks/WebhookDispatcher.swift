@@ -165,16 +165,15 @@ public final class WebhookDispatcher: Service, Sendable {
         log: (String, LogEntry.Level)?
     ) async throws {
         let at = now()
+        let line = log.map { LogEntry(message: $0.0, level: $0.1, source: "GANTRY", timestamp: at) }
+        // The attempt and its log line are one write.
         let won = try await store.webhookRecordAttempt(WebhookAttemptParams(
-            requestID: delivery.requestID, owner: owner, attempt: number, next: next, status: status, error: error, now: at))
+            requestID: delivery.requestID, owner: owner, attempt: number, next: next, status: status, error: error, now: at, log: line))
         guard won else {
             logger.warning("webhook claim was taken over; attempt not recorded", metadata: ["request_id": "\(delivery.requestID)"])
             return
         }
-        if let (message, level) = log {
-            try await store.logAppend(requestID: delivery.requestID, entries: [LogEntry(message: message, level: level, source: "GANTRY", timestamp: at)])
-            logger.info("\(message)", metadata: ["request_id": "\(delivery.requestID)"])
-        }
+        if let line { logger.info("\(line.message)", metadata: ["request_id": "\(delivery.requestID)"]) }
         if next == .delivered || next == .failed {
             Counter(label: "gantry_webhook_deliveries_total", dimensions: [("result", next == .delivered ? "delivered" : "failed")]).increment()
         }
