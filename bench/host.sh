@@ -4,15 +4,21 @@
 # Measures, on 127.0.0.1 only:
 #   1. sync POST /gantry/echo (run surface) at concurrency 1, 8, 64 with wrk, and nginx `return 200` with a body
 #      of the same size at the same concurrencies (the machine's ceiling);
-#   2. the queue round trip submit → poll status (no sleep) → result at concurrency 8 and 64 (gantry-loadgen);
-#   3. GET …/status of random ids with 100,000 stored (completed) requests, concurrency 8;
-#   4. resident memory (VmRSS) idle and with 100,000 queued requests behind one 600 s request (concurrency 1).
+#   2. the queue round trip submit → poll status (no sleep) → result at concurrency 8 and 64 (gantry-loadgen), and
+#      the same round trip against RunPod's worker SDK local API (runpod==1.12.0 in a venv this script makes, a
+#      handler returning its input, `--rp_serve_api`: the in-memory peer), with each server's CPU per request;
+#   3. completion by webhook at concurrency 64: each client submits with ?fal_webhook= to a loopback receiver run
+#      by gantry-loadgen and waits for that webhook before its next submit; the host's CPU per request;
+#   4. GET …/status of random ids with 100,000 stored (completed) requests, concurrency 8;
+#   5. resident memory (VmRSS) idle and with 100,000 queued requests behind one 600 s request (concurrency 1).
+# After every gantry run the host's gantry_attempts_retried_total and gantry_leases_lost_total are read: a second
+# attempt anywhere in the run shows in the report.
 # Prints a table and writes bench/out/host-<timestamp>.json. Not a test: nothing fails on a missed target.
 # Server, load generator and nginx share this machine's cores; the output says how many.
 #
 # Knobs (environment): BENCH_DURATION (s per sync/status point, 10), BENCH_QUEUE_DURATION (s per queue point, 12),
 # BENCH_STORED (100000), BENCH_QUEUED (100000), BENCH_POLL_MS (status poll interval in the round trip, 0),
-# BENCH_LOG_LEVEL (server log level, warning), BENCH_FILL_MAX_S / BENCH_QUEUED_MAX_S (time caps of the two 100k
+# BENCH_LOG_LEVEL (server log level, warning), BENCH_RUNPOD (0 skips the RunPod peer), BENCH_FILL_MAX_S / BENCH_QUEUED_MAX_S (time caps of the two 100k
 # submits, 240 / 180 s: when a cap is hit the table says how many were stored or queued), BENCH_SRC (package to build the server from, the repo root),
 # GANTRY_BIN / LOADGEN_BIN (use these binaries instead of building).
 set -euo pipefail
@@ -105,14 +111,17 @@ NPID=""
 BGPIDS=()
 stop_gantry() {
     [ -n "$GPID" ] || return 0
+    record_attempts
     kill -TERM "$GPID" 2>/dev/null || true
     for _ in $(seq 50); do kill -0 "$GPID" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$GPID" 2>/dev/null || true
     wait "$GPID" 2>/dev/null || true
     GPID=""
 }
+RPID=""
 cleanup() {
     for pid in "${BGPIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    if [ -n "$RPID" ]; then kill "$RPID" 2>/dev/null || true; wait "$RPID" 2>/dev/null || true; fi
     stop_gantry
     if [ -n "$NPID" ]; then kill -QUIT "$NPID" 2>/dev/null || true; sleep 0.3; kill -KILL "$NPID" 2>/dev/null || true; wait "$NPID" 2>/dev/null || true; fi
     rm -rf "$TMP"
@@ -123,14 +132,21 @@ trap 'exit 130' INT TERM
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
 record() { printf '%s\t%s\n' "$1" "$2" >>"$RES"; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$GPID/status"; }
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f", ($14 + $15) / hz}' "/proc/$1/stat"; }
+# Second attempts and lost leases of the gantry now running (sums over functions), recorded under its number.
+record_attempts() {
+    local metrics
+    metrics=$(curl -sf "http://127.0.0.1:$GPORT/metrics" || true)
+    record "attempts_$GN" "{\"retried\": $(awk '/^gantry_attempts_retried_total/ {s += $NF} END {print s + 0}' <<<"$metrics"), \"leases_lost\": $(awk '/^gantry_leases_lost_total/ {s += $NF} END {print s + 0}' <<<"$metrics")}"
+}
 hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$GPID/status"; }
 
 GN=0
-start_gantry() {  # functions-dir
+start_gantry() {  # functions-dir [extra serve flags…]
     GN=$((GN + 1))
     GPORT=$(free_port)
     "$GANTRY_BIN" serve --host 127.0.0.1 --port "$GPORT" --data-dir "$TMP/data-$GN" --functions "$1" \
-        --schemas "$ROOT/schemas" --store sqlite --log-level "$LOG_LEVEL" --shutdown-grace 2 >"$TMP/gantry-$GN.log" 2>&1 &
+        --schemas "$ROOT/schemas" --store sqlite --log-level "$LOG_LEVEL" --shutdown-grace 2 "${@:2}" >"$TMP/gantry-$GN.log" 2>&1 &
     GPID=$!
     for _ in $(seq 200); do
         curl -sf "http://127.0.0.1:$GPORT/health" >/dev/null 2>&1 && return 0
@@ -207,12 +223,48 @@ NPID=""
 for c in 8 64; do
     if ((c == 64)); then top_snapshot queue 5; fi
     log "queue round trip c=$c (2 s warm-up + ${QDUR} s, poll interval ${POLL_MS} ms)"
+    before=$(cpu_s "$GPID")
     record "queue_c$c" "$(loadgen --mode queue -c "$c" --warmup 2 --duration "$QDUR" --count 5000000 --poll-interval-ms "$POLL_MS")"
+    record "queue_c${c}_cpu_s" "$(awk -v a="$(cpu_s "$GPID")" -v b="$before" 'BEGIN {printf "%.3f", a - b}')"
 done
 record "rss_after_sync_and_queue_kb" "$(rss_kb)"
 stop_gantry
 
-# --- 3. status latency with N stored ------------------------------------------------------------------------------
+# The in-memory peer: RunPod's worker SDK local API, driven by the same load generator.
+RP_VENV=$OUTDIR/runpod-venv
+if [ "${BENCH_RUNPOD:-1}" != 0 ] && { [ -x "$RP_VENV/bin/python" ] && "$RP_VENV/bin/python" -c 'import runpod' 2>/dev/null ||
+    { log "installing runpod==1.12.0 into $RP_VENV"; rm -rf "$RP_VENV"; python3 -m venv "$RP_VENV" >&2 &&
+      "$RP_VENV/bin/python" -m pip install -q --disable-pip-version-check runpod==1.12.0 >&2; }; }; then
+    RPORT=$(free_port)
+    printf 'import runpod\n\ndef handler(job):\n    return job["input"]\n\nrunpod.serverless.start({"handler": handler})\n' >"$TMP/runpod_echo.py"
+    "$RP_VENV/bin/python" "$TMP/runpod_echo.py" --rp_serve_api --rp_api_port "$RPORT" >"$TMP/runpod.log" 2>&1 &
+    RPID=$!
+    for _ in $(seq 300); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' -XPOST "http://127.0.0.1:$RPORT/run" 2>/dev/null)" != 000 ] && break
+        sleep 0.1
+    done
+    for c in 8 64; do
+        log "RunPod local API round trip c=$c (2 s warm-up + ${QDUR} s)"
+        before=$(cpu_s "$RPID")
+        record "runpod_c$c" "$(timeout 300 "$LOADGEN_BIN" --port "$RPORT" --body "$BODY" --protocol runpod --mode queue -c "$c" --warmup 2 --duration "$QDUR" --count 5000000)"
+        record "runpod_c${c}_cpu_s" "$(awk -v a="$(cpu_s "$RPID")" -v b="$before" 'BEGIN {printf "%.3f", a - b}')"
+    done
+    kill "$RPID" 2>/dev/null || true
+    wait "$RPID" 2>/dev/null || true
+    RPID=""
+else
+    log "RunPod peer skipped (BENCH_RUNPOD=0 or runpod could not be installed)"
+fi
+
+# --- 3. completion by webhook -------------------------------------------------------------------------------------
+start_gantry "$ROOT/functions" --allow-egress 127.0.0.0/8
+log "completion by webhook c=64 (2 s warm-up + ${QDUR} s)"
+before=$(cpu_s "$GPID")
+record "webhook_c64" "$(loadgen --mode webhook -c 64 --warmup 2 --duration "$QDUR" --count 5000000)"
+record "webhook_c64_cpu_s" "$(awk -v a="$(cpu_s "$GPID")" -v b="$before" 'BEGIN {printf "%.3f", a - b}')"
+stop_gantry
+
+# --- 4. status latency with N stored ------------------------------------------------------------------------------
 start_gantry "$ROOT/functions"
 log "submitting $N_STORED echo requests (c=64, at most ${FILL_MAX_S} s)"
 record "fill_submit" "$(loadgen --mode submit -c 64 --count "$N_STORED" --duration "$FILL_MAX_S" --ids-out "$TMP/ids.txt")"
@@ -224,7 +276,7 @@ record "status_c8" "$(loadgen --mode status -c 8 --warmup 1 --duration "$DUR" --
 record "store_bytes" "$(du -sb "$TMP/data-$GN" | cut -f1)"
 stop_gantry
 
-# --- 4. RSS with N queued -----------------------------------------------------------------------------------------
+# --- 5. RSS with N queued -----------------------------------------------------------------------------------------
 mkdir -p "$TMP/functions-c1/gantry"
 python3 - "$ROOT/functions/gantry/echo.json" "$TMP/functions-c1/gantry/echo.json" <<'EOF'
 import json, sys

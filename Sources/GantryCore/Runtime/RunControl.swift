@@ -75,6 +75,13 @@ public final class DeadlineMonitor: @unchecked Sendable {
 
 /// Runs a function once under its execution timeout and a `RunControl`, turning every way it can end into a
 /// `RunOutcome`. Only `RunExecutor` calls it.
+/// The task executor a caller's own task runs on, when it prefers one (a connection's event loop). A function run
+/// for that caller starts its task there too: its caller waits on it right away, and crossing to the shared pool
+/// and back would cost two thread hand-offs per run.
+public enum CallerExecutor {
+    @TaskLocal public static var preferred: (any TaskExecutor)?
+}
+
 enum FunctionRunner {
     /// - Parameter deadlines: the monitor that enforces the timeout; without one (the CLI) a timer task does.
     static func run(
@@ -84,7 +91,7 @@ enum FunctionRunner {
         let deadline = context.deadline ?? Date().addingTimeInterval(function.manifest.timeoutSeconds)
         // The function runs in a task of its own so that a stop (timeout, cancel, shutdown, lost lease) can cancel
         // it; it is awaited right here, so it never outlives this call.
-        let work = Task { () -> RunOutcome in
+        let work = Task(executorPreference: CallerExecutor.preferred) { () -> RunOutcome in
             do {
                 return .succeeded(try await handler.run(input: input, context: context))
             } catch let error as FunctionError {

@@ -1,3 +1,4 @@
+import GantryCore
 import HummingbirdCore
 import Logging
 import NIOCore
@@ -38,8 +39,11 @@ struct GuardedHTTPChannel: ServerChildChannel, HTTPChannelHandler {
 
     /// Serves the connection from a task that runs on the channel's own event loop (see `EventLoopTaskExecutor`).
     func handle(value asyncChannel: Value, logger: Logger) async {
-        await withTaskExecutorPreference(EventLoopTaskExecutor(asyncChannel.channel.eventLoop)) {
-            await handleHTTP(asyncChannel: asyncChannel, logger: logger)
+        let executor = EventLoopTaskExecutor(asyncChannel.channel.eventLoop)
+        await withTaskExecutorPreference(executor) {
+            await CallerExecutor.$preferred.withValue(executor) {
+                await handleHTTP(asyncChannel: asyncChannel, logger: logger)
+            }
         }
     }
 }
