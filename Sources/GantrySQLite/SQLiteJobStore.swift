@@ -4,8 +4,9 @@ import GRDB
 
 /// A `JobStore` in one SQLite file, through a GRDB `DatabasePool` in WAL mode.
 ///
-/// `synchronous = NORMAL` makes every committed write survive the process being killed (kill -9); only an OS
-/// crash or power loss may roll back the last commits. Writers are serialized by SQLite, so each guarded
+/// What a commit survives is `Synchronous`: with `.normal` every committed write survives the process being
+/// killed (kill -9); only an OS crash or power loss may roll back the last commits. With `.full` it survives those
+/// too. Writers are serialized by SQLite, so each guarded
 /// UPDATE sees the latest committed state; the guards still matter for a second process on the same file and
 /// for the read-then-write paths (rescue).
 public final class SQLiteJobStore: JobStore {
@@ -15,8 +16,16 @@ public final class SQLiteJobStore: JobStore {
     /// Connections for the synchronous point reads (see `pointRead`).
     let pointReaders: PointReaders
 
+    /// SQLite's `synchronous` setting, in WAL mode.
+    public enum Synchronous: String, Sendable, CaseIterable {
+        /// The WAL is synced only when a checkpoint copies it back: a commit survives a process crash, not power loss.
+        case normal
+        /// The WAL is synced at every commit (once per group-committed batch): a commit survives power loss too.
+        case full
+    }
+
     /// Opens (creating it and its parent folders if needed) and migrates the database at `path`.
-    public init(path: String) throws {
+    public init(path: String, synchronous: Synchronous = .normal) throws {
         let url = URL(fileURLWithPath: path)
         try FileManager.default.createDirectory(
             at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -24,9 +33,15 @@ public final class SQLiteJobStore: JobStore {
         // Another process (a CLI, a second host during a deploy) may hold the write lock briefly.
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // Checkpoint every ~40 MB of WAL rather than SQLite's 4 MB: the hot pages (queue counts, index roots)
+            // are rewritten by nearly every commit, and a longer interval copies each of them back once per
+            // checkpoint instead of ten times (≈7 % less CPU per queue round trip, measured with bench/host.sh).
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 10000")
         }
         pool = try DatabasePool(path: url.path, configuration: configuration)
+        // After the pool is open: turning WAL on, GRDB sets NORMAL on the one writer connection, after any
+        // `prepareDatabase`. The writer keeps its connection, so this holds for every later commit.
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous.rawValue.uppercased())") }
         try Schema.migrator.migrate(pool)
         writes = WriteBatcher(pool: pool)
         // As many as threads can run a read at once: the cooperative pool is as wide as the cores.

@@ -62,7 +62,7 @@ public func buildApplication(
     let dataDirectory = URL(fileURLWithPath: configuration.dataDirectory)
     try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
     let store: any JobStore = switch configuration.store {
-    case .sqlite: try SQLiteJobStore(path: dataDirectory.appendingPathComponent("gantry.sqlite").path)
+    case .sqlite: try SQLiteJobStore(path: dataDirectory.appendingPathComponent("gantry.sqlite").path, synchronous: configuration.sqliteSynchronous)
     case .memory: MemoryJobStore()
     }
     let files = try LocalFileStore(root: dataDirectory.appendingPathComponent("files"))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GantrySQLite
 import GantryCore
 import GantryServer
 import Hummingbird
@@ -24,6 +25,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "File of API keys, one token per line (env GANTRY_API_KEYS_FILE). GANTRY_API_KEYS may also list comma-separated tokens.")
     var apiKeysFile: String? = env["GANTRY_API_KEYS_FILE"]
     @Option(help: "Request store: sqlite or memory (env GANTRY_STORE).") var store: String = env["GANTRY_STORE"] ?? "sqlite"
+    @Option(help: "When an SQLite commit is on disk: normal (survives a crash of the process) or full (survives power loss; syncs every group commit) (env GANTRY_SQLITE_SYNCHRONOUS).")
+    var sqliteSynchronous: String = env["GANTRY_SQLITE_SYNCHRONOUS"] ?? "normal"
     @Option(help: "Days to keep finished requests (env GANTRY_RETENTION_DAYS).") var retentionDays: Double = Double(env["GANTRY_RETENTION_DAYS"] ?? "") ?? 7
     @Option(help: "Seconds running work may finish after SIGTERM (env GANTRY_SHUTDOWN_GRACE).") var shutdownGrace: Double = Double(env["GANTRY_SHUTDOWN_GRACE"] ?? "") ?? 30
     @Option(help: "Lease length in seconds (env GANTRY_LEASE_SECONDS).") var leaseSeconds: Double = Double(env["GANTRY_LEASE_SECONDS"] ?? "") ?? 60
@@ -68,6 +71,10 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--store must be sqlite or memory")
         }
         configuration.store = storeKind
+        guard let synchronous = SQLiteJobStore.Synchronous(rawValue: sqliteSynchronous) else {
+            throw ValidationError("--sqlite-synchronous must be normal or full")
+        }
+        configuration.sqliteSynchronous = synchronous
         configuration.maxBodyBytes = maxBodyBytes
         configuration.maxUploadBytes = maxUploadBytes
         configuration.maxMultipartUploadBytes = maxMultipartBytes

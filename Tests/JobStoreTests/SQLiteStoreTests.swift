@@ -35,13 +35,20 @@ import Testing
         }
     }
 
-    @Test func walAndSynchronousNormal() async throws {
-        try await withSQLiteStore { store in
-            let (journal, synchronous) = try await store.pool.read { db in
-                (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA synchronous"))
+    /// WAL, and the writer connection (the one whose commits count) at the `synchronous` asked for, although
+    /// GRDB sets NORMAL when it turns WAL on.
+    @Test(arguments: [(SQLiteJobStore.Synchronous.normal, 1), (.full, 2)])
+    func walAndSynchronous(setting: SQLiteJobStore.Synchronous, pragma: Int) async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try SQLiteJobStore(path: directory.appendingPathComponent("s.sqlite").path, synchronous: setting)
+            let (journal, synchronous, checkpoint) = try await store.pool.writeWithoutTransaction { db in
+                (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA synchronous"),
+                 try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint"))
             }
             #expect(journal == "wal")
-            #expect(synchronous == 1)  // NORMAL
+            #expect(synchronous == pragma)
+            #expect(checkpoint == 10_000)
+            try store.close()
         }
     }
 

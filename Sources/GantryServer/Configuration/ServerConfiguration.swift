@@ -1,4 +1,5 @@
 import Foundation
+import GantrySQLite
 import GantryCore
 
 /// Everything `gantry serve` can be told, read once at the edge (flags, then `GANTRY_*` variables, then defaults)
@@ -48,6 +49,8 @@ public struct ServerConfiguration: Sendable {
     public var runPrefix: String = ""
     public var maxBodyBytes: Int = 80 * 1024 * 1024
     public var store: StoreKind = .sqlite
+    /// When an SQLite commit reaches the disk (see `SQLiteJobStore.Synchronous` and the README's durability notes).
+    public var sqliteSynchronous: SQLiteJobStore.Synchronous = .normal
     /// Largest body of one upload request: a single upload, a signed PUT, or one multipart part.
     public var maxUploadBytes: Int = 100 * 1024 * 1024
     /// Largest file a multipart upload may assemble.
