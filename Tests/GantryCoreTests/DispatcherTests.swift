@@ -78,11 +78,32 @@ struct DispatcherTests {
             #expect(busy.state == .queued)
             gate.open()
             _ = try await harness.waitFor(busy.id, .succeeded)
+            // The run gives its slot back just after its outcome is stored.
+            #expect(await eventually { harness.executor.limiter("t/one").freePermits == 1 })
             let idle = try await harness.submit("t/one", "idle")
             #expect(idle.state == .running && idle.attempt == 1 && idle.leaseOwner == harness.configuration.owner)
             _ = try await harness.waitFor(idle.id, .succeeded)
         }
         #expect(probe.started == ["early", "busy", "idle"])
+    }
+
+    /// A status read of a request whose outcome this process is storing waits for that write and answers with the
+    /// outcome; any other running request is answered at once.
+    @Test func statusWaitsForAnOutcomeBeingStored() async throws {
+        let harness = Harness([registered(manifest("t/one"), ProbeFunction(probe: Probe()))])
+        let submitted = try await harness.submit("t/one", "x")  // no dispatcher running: it stays queued
+        let claimed = try #require(try await harness.store.requestClaim(RequestClaimParams(
+            functionID: "t/one", owner: "elsewhere", now: Date(), leaseDuration: 60)).first)
+        #expect(claimed.id == submitted.id)
+        #expect(try await harness.queue.current(id: claimed.id, tenant: "t")?.state == .running)
+        harness.dispatcher.state.withLock { _ = $0.recording.insert(claimed.id) }
+        async let seen = harness.queue.current(id: claimed.id, tenant: "t")
+        try await Task.sleep(for: .milliseconds(20))  // let the read find it running and wait
+        let fence = try #require(LeaseFence(claimed))
+        #expect(try await harness.store.requestSetSucceeded(RequestSucceededParams(
+            fence: fence, result: RequestResult(status: 200, body: Data("{}".utf8)), inferenceTime: 0, now: Date())))
+        harness.notifier.publish(NotifierKeys.request(claimed.id))
+        #expect(try await seen?.state == .succeeded)
     }
 
     /// A function's manifest concurrency is never exceeded, whatever the backlog.

@@ -44,6 +44,9 @@ public final class ConcurrencyLimiter: @unchecked Sendable {
         }
     }
 
+    /// Permits free right now (tests wait on it).
+    var freePermits: Int { lock.withLock { available } }
+
     /// Takes up to `count` permits that are free right now, without waiting and without passing anyone in line
     /// (a free permit means nobody waits); returns how many it took.
     public func tryAcquire(upTo count: Int) -> Int {

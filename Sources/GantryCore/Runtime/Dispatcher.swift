@@ -29,6 +29,8 @@ public final class Dispatcher: Service, Sendable {
         var serving = false
         /// Runs started at their submit (see `Dispatcher+DirectStart`) that have not ended yet.
         var directRuns = 0
+        /// Requests whose run has returned and whose outcome is being stored.
+        var recording: Set<String> = []
     }
 
     let state = Mutex(State())
@@ -77,6 +79,11 @@ public final class Dispatcher: Service, Sendable {
     }
 
     var isDraining: Bool { state.withLock { $0.draining } }
+
+    /// Whether this process is storing the outcome of the request's finished run right now.
+    func isRecording(_ requestID: String) -> Bool {
+        state.withLock { $0.recording.contains(requestID) }
+    }
 
     /// Stops a request running in this process (a cancel arrived through this host's API).
     func stopLocal(_ requestID: String, reason: StopReason) {
@@ -183,7 +190,11 @@ public final class Dispatcher: Service, Sendable {
             identity: .init(requestID: record.id, tenant: record.tenant, attempt: record.attempt, syncMode: RequestQueue.syncMode(of: record.input)),
             reporter: reporter, control: control, permit: .held)
         // The run is over: from here a heartbeat that finds the lease gone is seeing this attempt's own finish.
-        _ = state.withLock { $0.running.removeValue(forKey: record.id) }
+        state.withLock { state in
+            state.running.removeValue(forKey: record.id)
+            state.recording.insert(record.id)
+        }
+        defer { _ = state.withLock { $0.recording.remove(record.id) } }
         let elapsed = configuration.now().timeIntervalSince(started)
         do {
             if let completion = outcome.completion(timeoutSeconds: function.manifest.timeoutSeconds) {

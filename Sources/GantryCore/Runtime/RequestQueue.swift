@@ -152,6 +152,26 @@ public struct RequestQueue: Sendable {
         return record
     }
 
+    /// The request as a status poll should see it: like `get`, except that when its run in this process has just
+    /// returned and the outcome is being stored, it waits for that write (one group commit, bounded by
+    /// `recordingWait`) and answers with the outcome, instead of "in progress" a few hundred microseconds before
+    /// it changes (which would cost the client another poll).
+    public func current(id: String, tenant: String) async throws -> RequestRecord? {
+        guard let record = try await get(id: id, tenant: tenant) else { return nil }
+        guard record.state == .running, dispatcher.isRecording(id) else { return record }
+        // Subscribed before the second read: an outcome stored between the two reads still wakes the wait.
+        let subscription = notifier.subscribe(NotifierKeys.request(id))
+        guard let again = try await get(id: id, tenant: tenant), again.state == .running, dispatcher.isRecording(id) else {
+            subscription.cancel()
+            return try await get(id: id, tenant: tenant)
+        }
+        await subscription.wait(timeout: Self.recordingWait)
+        return try await get(id: id, tenant: tenant) ?? again
+    }
+
+    /// The longest a status poll waits for an outcome being stored.
+    static let recordingWait: Duration = .milliseconds(50)
+
     /// The queue position of a queued request (nil once it left the queue).
     public func queuePosition(id: String) async throws -> Int? {
         try await store.requestQueuePosition(id: id)

@@ -7,7 +7,7 @@ extension FalSurface {
     /// `GET …/requests/{id}/status[?logs=1|0|true|false]`: 202 while queued or running, 200 once completed.
     func status(_ request: Request, context: GantryRequestContext, path: FalRoute.RequestPath) async throws -> Response {
         let withLogs = try Self.logsFlag(request)
-        let record = try await load(path, tenant: context.tenant)
+        let record = try await load(path, tenant: context.tenant, current: true)
         let body = try await statusBody(record, namespace: path.namespace, withLogs: withLogs)
         return .json(body, status: record.state.isTerminal ? .ok : .accepted, headers: [.falRequestID: record.id])
     }

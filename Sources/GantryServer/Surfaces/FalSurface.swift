@@ -90,8 +90,11 @@ struct FalSurface: Sendable {
     }
 
     /// Loads a request of this tenant that belongs to the app named in the path, or throws fal's 404.
-    func load(_ path: FalRoute.RequestPath, tenant: String) async throws -> RequestRecord {
-        guard let record = try await queue.get(id: String(path.id), tenant: tenant),
+    /// The request of `path` for `tenant` (404 otherwise); `current` waits for an outcome this process is storing
+    /// (`RequestQueue.current`), as status polls do.
+    func load(_ path: FalRoute.RequestPath, tenant: String, current: Bool = false) async throws -> RequestRecord {
+        let id = String(path.id)
+        guard let record = try await current ? queue.current(id: id, tenant: tenant) : queue.get(id: id, tenant: tenant),
               record.functionID == path.appPrefix || record.functionID.hasPrefix(path.appPrefix + "/") else {
             throw APIError(.notFound, "request_not_found", "Request not found", headers: [.falRequestID: String(path.id)])
         }
