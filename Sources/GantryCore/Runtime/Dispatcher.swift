@@ -178,7 +178,7 @@ public final class Dispatcher: Service, Sendable {
         state.withLock { $0.running[record.id] = RunningEntry(fence: fence, functionID: function.id, control: control) }
         if record.attempt > 1 { RuntimeMetrics.shared.retriedAttempt(function.id).increment() }
         notifier.publish(NotifierKeys.request(record.id))
-        logger.info("running")
+        logger.debug("running")
         // A cancel that arrived while a previous attempt's runner was dying survives the rescue; honour it now.
         if record.cancelRequested { control.stop(.user) }
 

@@ -54,7 +54,7 @@ struct FalSurface: Sendable {
                                                      startTimeout: startTimeout, webhookURL: webhook))
         let (record, position) = (submitted.record, submitted.queuePosition)
         let links = urls(for: record, namespace: namespace)
-        context.logger.info("submitted", metadata: ["request_id": "\(record.id)", "function": "\(function.id)"])
+        context.logger.debug("submitted", metadata: ["request_id": "\(record.id)", "function": "\(function.id)"])
         return .json(.object([
             "request_id": .string(record.id), "gateway_request_id": .string(record.id), "status": .string("IN_QUEUE"),
             "response_url": .string(links.response), "status_url": .string(links.status), "cancel_url": .string(links.cancel),
