@@ -60,7 +60,8 @@ struct LiveTests {
     @Test func statusStream() async throws {
         try await withHost(HostOptions(store: .sqlite)) { host in
             try await host.application.test(.live) { client in
-                let submitted = try await client.submit("gantry/echo", #"{"delay_ms":600,"logs":["a","b","c"],"progress":3}"#)
+                // Long enough that the stream connects while it runs, even on a loaded machine (a run now starts at submit).
+                let submitted = try await client.submit("gantry/echo", #"{"delay_ms":1500,"logs":["a","b","c"],"progress":3}"#)
                 let statusPath = try #require(pathOf(submitted["status_url"]!.stringValue!))
                 let reply = try await client.send(.get, statusPath + "/stream?logs=1", headers: [.accept: "text/event-stream"])
                 #expect(reply.status == .ok)
