@@ -98,7 +98,8 @@ struct DispatcherTests {
         #expect(try await harness.queue.current(id: claimed.id, tenant: "t")?.state == .running)
         harness.dispatcher.state.withLock { _ = $0.recording.insert(claimed.id) }
         async let seen = harness.queue.current(id: claimed.id, tenant: "t")
-        try await Task.sleep(for: .milliseconds(20))  // let the read find it running and wait
+        // The read has found it running and subscribed to its change.
+        #expect(await eventually { harness.notifier.watchedKeyCount == 1 })
         let fence = try #require(LeaseFence(claimed))
         #expect(try await harness.store.requestSetSucceeded(RequestSucceededParams(
             fence: fence, result: RequestResult(status: 200, body: Data("{}".utf8)), inferenceTime: 0, now: Date())))

@@ -155,23 +155,19 @@ import Testing
 
     @Test func overloadHalvesSlownessShrinksNeutralKeeps() {
         var windows = HostWindows(policy: policy)
-        for _ in 0..<4 {
+        /// One attempt to host "a" that ends with `answer`; the window after it.
+        func attempt(_ answer: HostWindows.Answer) -> Int {
             _ = windows.take("a")
-            windows.finish("a", .fast)
+            windows.finish("a", answer)
+            return windows.window("a")
         }
-        #expect(windows.window("a") == 6)
-        _ = windows.take("a")
-        windows.finish("a", .overloaded)
-        #expect(windows.window("a") == 3)
-        _ = windows.take("a")
-        windows.finish("a", .neutral)
-        #expect(windows.window("a") == 3)
-        _ = windows.take("a")
-        windows.finish("a", .slow)
-        #expect(windows.window("a") == 2)
-        _ = windows.take("a")
-        windows.finish("a", .overloaded)
-        #expect(windows.window("a") == 2 && windows.total == 0)
+        let grown = [attempt(.fast), attempt(.fast), attempt(.fast), attempt(.fast)]
+        #expect(grown == [3, 4, 5, 6])
+        #expect(attempt(.overloaded) == 3)
+        #expect(attempt(.neutral) == 3)
+        #expect(attempt(.slow) == 2)
+        #expect(attempt(.overloaded) == 2)
+        #expect(windows.total == 0)
     }
 
     @Test func answersAreClassifiedByStatusAndTime() {
