@@ -114,10 +114,7 @@ public final class SQLiteJobStore: JobStore {
             startDeadline: params.startDeadline, webhookURL: params.webhookURL)
         if claimed, let direct = params.claimIfFirst {
             record.state = .running
-            record.attempt = 1
-            record.startedAt = params.createdAt
-            record.leaseOwner = direct.owner
-            record.leaseExpiresAt = params.createdAt.addingTimeInterval(direct.leaseDuration)
+            record.claimFields(owner: direct.owner, now: params.createdAt, leaseDuration: direct.leaseDuration)
         }
         return InsertedRequest(record: record, queuePosition: position)
     }

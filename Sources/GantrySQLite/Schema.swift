@@ -60,7 +60,8 @@ enum Schema {
     /// The requests of a lane numbered `seq` in `[block << 8, (block + 1) << 8)`.
     static let blockShift = 8
 
-    /// `queue_lanes` split into blocks of 256 consecutive `seq` numbers, kept by the same kind of triggers. A queued
+    /// `queue_lanes` split into blocks of 256 consecutive `seq` numbers, kept by the same kind of triggers (a block
+    /// whose last queued request leaves is deleted, so the table follows the queue, not the history). A queued
     /// request's position is then the more urgent lanes' counts, plus the counts of its lane's blocks before its
     /// own, plus a count of at most 255 index entries inside its block: a status poll reads about depth / 256 + 256
     /// small rows instead of every request ahead (a 100,000-deep queue: ~650 instead of up to 100,000).
@@ -87,11 +88,15 @@ enum Schema {
             INSERT INTO queue_blocks (function_id, priority, block, queued)
                 VALUES (NEW.function_id, NEW.priority, NEW.seq >> \(blockShift), CASE WHEN NEW.state = 'queued' THEN 1 ELSE -1 END)
                 ON CONFLICT (function_id, priority, block) DO UPDATE SET queued = queued + excluded.queued;
+            DELETE FROM queue_blocks
+            WHERE function_id = NEW.function_id AND priority = NEW.priority AND block = NEW.seq >> \(blockShift) AND queued = 0;
         END;
         CREATE TRIGGER queue_blocks_delete AFTER DELETE ON requests WHEN OLD.state = 'queued'
         BEGIN
             UPDATE queue_blocks SET queued = queued - 1
             WHERE function_id = OLD.function_id AND priority = OLD.priority AND block = OLD.seq >> \(blockShift);
+            DELETE FROM queue_blocks
+            WHERE function_id = OLD.function_id AND priority = OLD.priority AND block = OLD.seq >> \(blockShift) AND queued = 0;
         END;
         """
 

@@ -52,6 +52,18 @@ import Testing
         }
     }
 
+    /// A position block whose last queued request leaves is deleted: the table follows the queue, not the history.
+    @Test func emptiedQueueBlocksAreDeleted() async throws {
+        try await withSQLiteStore { store in
+            for index in 0..<600 { try await insert(store, "r\(index)") }
+            let blocks = { try await store.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM queue_blocks") } }
+            #expect(try await blocks() == 3)
+            _ = try await store.requestCancel(id: "r599", now: at(1))
+            for _ in 0..<599 { _ = try await claim(store) }
+            #expect(try await blocks() == 0)
+        }
+    }
+
     @Test func checkConstraintMirrorsRequestState() async throws {
         try await withSQLiteStore { store in
             for (index, state) in RequestState.allCases.enumerated() {

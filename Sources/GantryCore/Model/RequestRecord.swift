@@ -92,3 +92,14 @@ public struct LogEntry: Sendable, Equatable, Codable {
         self.timestamp = timestamp
     }
 }
+
+extension RequestRecord {
+    /// The fields a claim sets on a queued request: its next attempt, started now, leased to `owner` (every store
+    /// makes the state change itself).
+    public mutating func claimFields(owner: String, now: Date, leaseDuration: TimeInterval) {
+        attempt += 1
+        startedAt = now
+        leaseOwner = owner
+        leaseExpiresAt = now.addingTimeInterval(leaseDuration)
+    }
+}

@@ -27,7 +27,8 @@ public final class Dispatcher: Service, Sendable {
         var draining = false
         /// Whether `run` is serving: only then does a submit start its request directly.
         var serving = false
-        /// Runs started at their submit (see `Dispatcher+DirectStart`) that have not ended yet.
+        /// Slots reserved for direct starts (see `Dispatcher+DirectStart`) not yet given back: runs, and inserts
+        /// that may become runs.
         var directRuns = 0
         /// Requests whose run has returned and whose outcome is being stored.
         var recording: Set<String> = []
@@ -70,7 +71,7 @@ public final class Dispatcher: Service, Sendable {
         }
     }
 
-    /// Stops claiming new work and wakes idle workers so they exit; running work continues for the grace period.
+    /// Stops claiming new work and wakes the claimers so they exit; running work continues for the grace period.
     public func beginDrain() {
         state.withLock { $0.draining = true }
         for function in catalog.builtins.functions { notifier.publish(NotifierKeys.work(function.id)) }
@@ -101,7 +102,7 @@ public final class Dispatcher: Service, Sendable {
         let controls = state.withLock { $0.running.values.map(\.control) }
         if !controls.isEmpty { logger.notice("grace period over; releasing \(controls.count) running request(s) to the queue") }
         for control in controls { control.stop(.shutdown) }
-        // Stay alive until the workers have recorded the releases: returning would cancel them (see `run`), and a
+        // Stay alive until the runs have recorded the releases: returning would cancel them (see `run`), and a
         // cancelled task cannot write to the store.
         while !Task.isCancelled { try? await Task.sleep(for: .seconds(3_600)) }
     }

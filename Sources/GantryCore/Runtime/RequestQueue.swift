@@ -110,7 +110,8 @@ public struct RequestQueue: Sendable {
         public var queuePosition: Int
     }
 
-    /// Stores a new queued request durably, wakes a worker (or a runner's claim) and tells its queue position.
+    /// Stores a new request durably and tells its queue position; it starts at once when its function is idle here
+    /// (see `Dispatcher+DirectStart`), otherwise it wakes the function's claimer (or a runner's claim).
     public func submit(_ submission: Submission) async throws -> Submitted {
         let inserted = try await insert(submission)
         return Submitted(record: inserted.record, queuePosition: inserted.queuePosition)
@@ -161,9 +162,10 @@ public struct RequestQueue: Sendable {
         guard record.state == .running, dispatcher.isRecording(id) else { return record }
         // Subscribed before the second read: an outcome stored between the two reads still wakes the wait.
         let subscription = notifier.subscribe(NotifierKeys.request(id))
-        guard let again = try await get(id: id, tenant: tenant), again.state == .running, dispatcher.isRecording(id) else {
+        let again = try await get(id: id, tenant: tenant)
+        guard let again, again.state == .running, dispatcher.isRecording(id) else {
             subscription.cancel()
-            return try await get(id: id, tenant: tenant)
+            return again
         }
         await subscription.wait(timeout: Self.recordingWait)
         return try await get(id: id, tenant: tenant) ?? again

@@ -73,8 +73,6 @@ public final class DeadlineMonitor: @unchecked Sendable {
     public var count: Int { lock.withLock { entries.count } }
 }
 
-/// Runs a function once under its execution timeout and a `RunControl`, turning every way it can end into a
-/// `RunOutcome`. Only `RunExecutor` calls it.
 /// The task executor a caller's own task runs on, when it prefers one (a connection's event loop). A function run
 /// for that caller starts its task there too: its caller waits on it right away, and crossing to the shared pool
 /// and back would cost two thread hand-offs per run.
@@ -82,6 +80,8 @@ public enum CallerExecutor {
     @TaskLocal public static var preferred: (any TaskExecutor)?
 }
 
+/// Runs a function once under its execution timeout and a `RunControl`, turning every way it can end into a
+/// `RunOutcome`. Only `RunExecutor` calls it.
 enum FunctionRunner {
     /// - Parameter deadlines: the monitor that enforces the timeout; without one (the CLI) a timer task does.
     static func run(

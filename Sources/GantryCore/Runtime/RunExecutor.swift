@@ -26,8 +26,8 @@ public final class RunExecutor: Service, Sendable {
         }
     }
 
-    /// Whether the caller already holds the function's concurrency permit (a dispatcher worker takes it before it
-    /// claims, so it never claims work it cannot start).
+    /// Whether the caller already holds the function's concurrency permit (the dispatcher takes it before it
+    /// claims or starts a request, so it never claims work it cannot start).
     public enum Permit: Sendable {
         case held
         case acquire

@@ -172,12 +172,7 @@ struct Tables {
 
     /// Moves one queued request to its next attempt under `owner`'s lease.
     mutating func claim(_ id: String, owner: String, now: Date, leaseDuration: TimeInterval) {
-        update(id, to: .running) { record in
-            record.attempt += 1
-            record.startedAt = now
-            record.leaseOwner = owner
-            record.leaseExpiresAt = now.addingTimeInterval(leaseDuration)
-        }
+        update(id, to: .running) { $0.claimFields(owner: owner, now: now, leaseDuration: leaseDuration) }
     }
 
     /// The queued request a claim takes next: best priority, then the lowest `seq` across the functions.
