@@ -96,7 +96,7 @@ public func buildApplication(
     let methods = MethodIndex()
     let router = RouteTable(router: Router(context: GantryRequestContext.self, options: .autoGenerateHeadEndpoints), methods: methods)
     router.add(middleware: ErrorEnvelopeMiddleware(methods: methods))
-    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: HTTPMetricsMiddleware())
     router.add(middleware: AuthMiddleware(keys: KeyRing(configuration.apiKeys)))
     AdminRoutes(queue: queue, runners: runtime.runners, registry: metrics, configuration: configuration).register(on: router)
     RunnerRoutes(gateway: runtime.runners, auth: RunnerAuth(tokens: RunnerTokenRing(configuration.runnerTokens), apiKeys: KeyRing(configuration.apiKeys)),

@@ -49,7 +49,7 @@ struct Run: AsyncParsableCommand {
         let reporter = LoggerReporter(logger: logger, onLog: { bar.log($0.message) }, onProgress: { bar.update($0) })
         let outcome = await executor.run(
             function, input: admitted.input,
-            identity: .init(requestID: UUID.secureRandom().uuidString.lowercased(), tenant: "local", syncMode: admitted.syncMode),
+            identity: .init(requestID: UUID.secureRandom().lowercasedString, tenant: "local", syncMode: admitted.syncMode),
             reporter: reporter, control: RunControl())
         bar.done()
         switch outcome.completion(timeoutSeconds: function.manifest.timeoutSeconds) ?? .failed(Completion.stoppedError) {

@@ -24,7 +24,7 @@ public struct FileNaming: Sendable {
     /// A fresh key for a file of `tenant`, dated `now` (UTC).
     public func makeKey(tenant: String, fileExtension: String, now: Date = Date()) -> String {
         let day = dayStamp(now)
-        let id = UUID.secureRandom().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        let id = UUID.secureRandom().lowercasedString.replacingOccurrences(of: "-", with: "")
         return "\(day)/\(id)-\(tag(tenant: tenant, day: day, id: id)).\(fileExtension)"
     }
 

@@ -65,7 +65,7 @@ extension FileStore {
     /// A fresh, unguessable key `{yyyy-mm-dd}/{uuid}.{ext}` (UTC date) that names no tenant; files the host writes
     /// for a request use `FileNaming.makeKey` instead.
     public static func makeKey(fileExtension: String, now: Date = Date()) -> String {
-        "\(dayStamp(now))/\(UUID.secureRandom().uuidString.lowercased()).\(fileExtension)"
+        "\(dayStamp(now))/\(UUID.secureRandom().lowercasedString).\(fileExtension)"
     }
 }
 

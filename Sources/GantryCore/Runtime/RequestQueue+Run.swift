@@ -18,7 +18,7 @@ extension RequestQueue {
     ///   (`X-Fal-Request-Timeout`); in-process functions start at once.
     public func run(_ admitted: Admitted, tenant: String, startTimeout: Double? = nil) async -> SyncAnswer {
         if admitted.function.isRunnerFunction { return await runQueued(admitted, tenant: tenant, startTimeout: startTimeout) }
-        let requestID = UUID.secureRandom().uuidString.lowercased()
+        let requestID = UUID.secureRandom().lowercasedString
         var logger = self.logger
         logger[metadataKey: "request_id"] = "\(requestID)"
         logger[metadataKey: "function"] = "\(admitted.function.id)"
@@ -36,7 +36,7 @@ extension RequestQueue {
             record = try await submit(Submission(admitted, tenant: tenant, startTimeout: startTimeout)).record
         } catch {
             logger.error("could not queue a synchronous run", metadata: ["error": "\(error)"])
-            return SyncAnswer(requestID: UUID.secureRandom().uuidString.lowercased(), completion: .failed(.failed("Could not queue the request", errorType: "internal_error")))
+            return SyncAnswer(requestID: UUID.secureRandom().lowercasedString, completion: .failed(.failed("Could not queue the request", errorType: "internal_error")))
         }
         var finished: RequestRecord?
         var watch = watch(id: record.id, tenant: tenant, alsoWakingOn: [NotifierKeys.drain])

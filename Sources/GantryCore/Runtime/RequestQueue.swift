@@ -121,7 +121,7 @@ public struct RequestQueue: Sendable {
         let now = configuration.now()
         let function = submission.admitted.function
         var params = RequestInsertParams(
-            id: UUID.secureRandom().uuidString.lowercased(), tenant: submission.tenant, functionID: function.id, input: submission.admitted.input,
+            id: UUID.secureRandom().lowercasedString, tenant: submission.tenant, functionID: function.id, input: submission.admitted.input,
             priority: submission.priority, maxAttempts: function.manifest.maxAttempts, createdAt: now,
             startDeadline: submission.startTimeout.map { now.addingTimeInterval($0) }, webhookURL: submission.webhookURL,
             webhookFormat: submission.webhookFormat)

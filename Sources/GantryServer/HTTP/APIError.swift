@@ -72,16 +72,16 @@ struct ErrorEnvelopeMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch var error as APIError {
             // fal clients treat a 5xx without x-fal-request-id as a gateway error and retry it; every error here
             // comes from the host itself, so it always carries one.
-            if error.headers[.falRequestID] == nil { error.headers[.falRequestID] = UUID.secureRandom().uuidString.lowercased() }
+            if error.headers[.falRequestID] == nil { error.headers[.falRequestID] = UUID.secureRandom().lowercasedString }
             throw error
         } catch let error as HTTPError where error.status == .notFound {
             let allowed = await methods.allowed(path: request.uri.path)
             guard !allowed.isEmpty, !allowed.contains(request.method) else {
                 throw APIError(.notFound, "not_found", "No route for \(request.method) \(request.uri.path)",
-                               headers: [.falRequestID: UUID.secureRandom().uuidString.lowercased()])
+                               headers: [.falRequestID: UUID.secureRandom().lowercasedString])
             }
             throw APIError(.methodNotAllowed, "method_not_allowed", "\(request.method) is not allowed here; allowed: \(allowed.map(\.rawValue).joined(separator: ", "))",
-                           headers: [.allow: allowed.map(\.rawValue).joined(separator: ", "), .falRequestID: UUID.secureRandom().uuidString.lowercased()])
+                           headers: [.allow: allowed.map(\.rawValue).joined(separator: ", "), .falRequestID: UUID.secureRandom().lowercasedString])
         } catch let error as HTTPError {
             let type: String = switch error.status.code {
             case 404: "not_found"
@@ -90,14 +90,14 @@ struct ErrorEnvelopeMiddleware<Context: RequestContext>: RouterMiddleware {
             case 400: "bad_request"
             default: "http_error"
             }
-            throw APIError(error.status, type, error.body ?? error.status.reasonPhrase, headers: error.headers + [.falRequestID: UUID.secureRandom().uuidString.lowercased()])
+            throw APIError(error.status, type, error.body ?? error.status.reasonPhrase, headers: error.headers + [.falRequestID: UUID.secureRandom().lowercasedString])
         } catch {
             // The HTTP parser failed inside the body a route was reading (broken chunking, a short body).
             if let malformed = MalformedRequest(error) {
                 throw APIError(.init(code: malformed.status), envelope: malformed.envelope, headers: [.connection: "close"])
             }
             context.logger.error("unhandled error", metadata: ["error": "\(error)"])
-            throw APIError(.internalServerError, "internal_error", "Internal server error", headers: [.falRequestID: UUID.secureRandom().uuidString.lowercased()])
+            throw APIError(.internalServerError, "internal_error", "Internal server error", headers: [.falRequestID: UUID.secureRandom().lowercasedString])
         }
     }
 }

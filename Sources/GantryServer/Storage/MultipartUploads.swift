@@ -33,7 +33,7 @@ struct MultipartUploads: Sendable {
 
     /// Starts an upload of `key` for `tenant`; returns its id.
     func create(tenant: String, key: String, contentType: String, now: Date) throws -> String {
-        let id = UUID.secureRandom().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        let id = UUID.secureRandom().lowercasedString.replacingOccurrences(of: "-", with: "")
         let directory = staging.multipart.appendingPathComponent(id)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
         let manifest = Manifest(tenant: tenant, key: key, contentType: contentType, created: now.timeIntervalSince1970)
@@ -54,9 +54,9 @@ struct MultipartUploads: Sendable {
 
     /// Streams one part into the upload's directory; returns its ETag (quoted, as the header carries it).
     func storePart<Body: AsyncSequence>(_ body: Body, number: Int, in directory: URL) async throws -> String where Body.Element == ByteBuffer {
-        let incoming = directory.appendingPathComponent(".incoming-\(UUID.secureRandom().uuidString.lowercased())")
+        let incoming = directory.appendingPathComponent(".incoming-\(UUID.secureRandom().lowercasedString)")
         _ = try await BodySpool.spool(body, to: incoming, limit: maxPartBytes)
-        let tag = UUID.secureRandom().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        let tag = UUID.secureRandom().lowercasedString.replacingOccurrences(of: "-", with: "")
         guard rename(incoming.path, directory.appendingPathComponent(Self.partName(number, tag)).path) == 0 else {
             unlink(incoming.path)
             // The directory went away while the part streamed in: the upload was completed or swept meanwhile.

@@ -25,7 +25,7 @@ struct UploadStaging: Sendable {
 
     /// A fresh path in `incoming/` for one request body.
     func newIncomingFile() -> URL {
-        incoming.appendingPathComponent(UUID.secureRandom().uuidString.lowercased())
+        incoming.appendingPathComponent(UUID.secureRandom().lowercasedString)
     }
 
     /// The directory of a multipart upload; nil unless `uploadID` has the shape this host makes (32 hex digits), so a
