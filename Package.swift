@@ -51,10 +51,14 @@ let package = Package(
             "GantryCore",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
+        .target(name: "GantryS3", dependencies: [
+            "GantryCore", "Egress", "Signing",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "BuiltinFunctions", dependencies: ["GantryCore", "Imaging", "Signing"]),
         .target(name: "Fooocus", dependencies: ["Imaging", "GantryCore"]),
         .target(name: "GantryServer", dependencies: [
-            "GantryCore", "GantrySQLite", "Egress", "Imaging", "BuiltinFunctions", "Signing",
+            "GantryCore", "GantrySQLite", "GantryS3", "Egress", "Imaging", "BuiltinFunctions", "Signing",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -70,7 +74,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "gantry", dependencies: [
-            "GantryServer", "GantryCore", "GantrySQLite", "BuiltinFunctions", "Fooocus", "Imaging", "Signing",
+            "GantryServer", "GantryCore", "GantrySQLite", "GantryS3", "BuiltinFunctions", "Fooocus", "Imaging", "Signing",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
@@ -99,6 +103,7 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "EgressTests", dependencies: ["Egress"]),
+        .testTarget(name: "FileStoreTests", dependencies: ["GantryS3", "GantryCore", "Signing"]),
         .testTarget(name: "SigningTests", dependencies: ["Signing"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
         .testTarget(name: "FooocusTests", dependencies: [

@@ -1,6 +1,7 @@
 import Egress
 import Foundation
 import GantryCore
+import GantryS3
 import GantrySQLite
 import HTTPTypes
 import Hummingbird
@@ -65,7 +66,17 @@ public func buildApplication(
     case .sqlite: try SQLiteJobStore(path: dataDirectory.appendingPathComponent("gantry.sqlite").path, synchronous: configuration.sqliteSynchronous)
     case .memory: MemoryJobStore()
     }
-    let files = try LocalFileStore(root: dataDirectory.appendingPathComponent("files"))
+    let localFiles: LocalFileStore?
+    let files: any FileStore
+    switch configuration.fileStore {
+    case .local:
+        let local = try LocalFileStore(root: dataDirectory.appendingPathComponent("files"))
+        (localFiles, files) = (local, local)
+    case .s3(let location):
+        localFiles = nil
+        files = try S3FileStore(location: location, maxObjectBytes: max(configuration.maxMultipartUploadBytes, configuration.maxUploadBytes),
+                                logger: logger)
+    }
     let registry = try FunctionRegistry.load(functionsDirectory: configuration.functionsDirectory,
                                              schemasDirectory: configuration.schemasDirectory, handlers: handlers)
     let publicURL = PublicURL(configuration.publicURL ?? configuration.derivedPublicURL(port: configuration.port))
@@ -78,7 +89,7 @@ public func buildApplication(
     // live one (the same condition as rescuing that process's requests).
     if configuration.dispatcher.rescueAllRunningAtStart {
         uploadStaging.sweepAtStart(now: configuration.dispatcher.now(), logger: logger)
-        files.sweepTemporaryFiles(logger: logger)
+        localFiles?.sweepTemporaryFiles(logger: logger)
     }
     let environment = RunEnvironment(fetcher: fetcher, files: files, publicURL: publicURL, naming: naming)
     // Runner functions a previous run registered are installed, and requests it left running are rescued, before
@@ -98,7 +109,7 @@ public func buildApplication(
     router.add(middleware: ErrorEnvelopeMiddleware(methods: methods))
     router.add(middleware: HTTPMetricsMiddleware())
     router.add(middleware: AuthMiddleware(keys: KeyRing(configuration.apiKeys)))
-    AdminRoutes(queue: queue, runners: runtime.runners, registry: metrics, configuration: configuration).register(on: router)
+    AdminRoutes(queue: queue, files: files, runners: runtime.runners, registry: metrics, configuration: configuration).register(on: router)
     RunnerRoutes(gateway: runtime.runners, auth: RunnerAuth(tokens: RunnerTokenRing(configuration.runnerTokens), apiKeys: KeyRing(configuration.apiKeys)),
                  configuration: configuration, publicURL: publicURL).register(on: router)
     FileRoutes(files: files, conversions: FileConversions()).register(on: router)

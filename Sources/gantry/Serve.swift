@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GantrySQLite
 import GantryCore
+import GantryS3
 import GantryServer
 import Hummingbird
 import Logging
@@ -25,6 +26,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "File of API keys, one token per line (env GANTRY_API_KEYS_FILE). GANTRY_API_KEYS may also list comma-separated tokens.")
     var apiKeysFile: String? = env["GANTRY_API_KEYS_FILE"]
     @Option(help: "Request store: sqlite or memory (env GANTRY_STORE).") var store: String = env["GANTRY_STORE"] ?? "sqlite"
+    @Option(help: "File store: local (the data directory) or s3://BUCKET?endpoint=http://HOST:PORT&region=REGION, with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY set (env GANTRY_FILE_STORE).")
+    var fileStore: String = env["GANTRY_FILE_STORE"] ?? "local"
     @Option(help: "When an SQLite commit is on disk: normal (survives a crash of the process) or full (survives power loss; syncs every group commit) (env GANTRY_SQLITE_SYNCHRONOUS).")
     var sqliteSynchronous: String = env["GANTRY_SQLITE_SYNCHRONOUS"] ?? "normal"
     @Option(help: "Days to keep finished requests (env GANTRY_RETENTION_DAYS).") var retentionDays: Double = Double(env["GANTRY_RETENTION_DAYS"] ?? "") ?? 7
@@ -71,6 +74,13 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--store must be sqlite or memory")
         }
         configuration.store = storeKind
+        if fileStore != "local" {
+            do {
+                configuration.fileStore = .s3(try S3Location.parse(fileStore, environment: Self.env))
+            } catch let error as ConfigurationError {
+                throw ValidationError(error.message)
+            }
+        }
         guard let synchronous = SQLiteJobStore.Synchronous(rawValue: sqliteSynchronous) else {
             throw ValidationError("--sqlite-synchronous must be normal or full")
         }

@@ -120,7 +120,7 @@ struct FileKeyTests {
         #expect(file.contentType == "image/webp")
         #expect(try await store.get(key: key)?.etag == file.etag)
         #expect(try await store.get(key: "2026-11-21/missing.png") == nil)
-        await #expect(throws: ConfigurationError.self) { try await store.put(Data(), key: "../escape.png", contentType: "image/png") }
+        await #expect(throws: FileStoreError.self) { try await store.put(Data(), key: "../escape.png", contentType: "image/png") }
         #expect(contentType(forExtension: "JPG") == "image/jpeg")
     }
 }

@@ -55,12 +55,16 @@ public protocol FileStore: Sendable {
     func get(key: String) async throws -> StoredFile?
     /// The size in bytes of the file under a key, or nil; cheaper than `get` where the store can tell.
     func size(key: String) async throws -> Int?
+    /// Throws when the store cannot serve now (an unreachable bucket); for `/ready`. Local stores are always ready.
+    func checkReady() async throws
 }
 
 extension FileStore {
     public func size(key: String) async throws -> Int? {
         try await get(key: key)?.data.count
     }
+
+    public func checkReady() async throws {}
 
     /// A fresh, unguessable key `{yyyy-mm-dd}/{uuid}.{ext}` (UTC date) that names no tenant; files the host writes
     /// for a request use `FileNaming.makeKey` instead.
@@ -121,6 +125,7 @@ public final class MemoryFileStore: FileStore, @unchecked Sendable {
     public init() {}
 
     public func put(_ data: Data, key: String, contentType: String) async throws {
+        guard isValidFileKey(key) else { throw FileStoreError(.invalidKey, "invalid file key \(key)") }
         let file = StoredFile(data: data, contentType: contentType, etag: etag(key: key, size: data.count), modified: Date())
         lock.withLock { files[key] = file }
     }

@@ -31,7 +31,7 @@ public struct LocalFileStore: FileStore {
     }
 
     public func put(_ data: Data, key: String, contentType: String) async throws {
-        guard isValidFileKey(key) else { throw ConfigurationError("invalid file key \(key)") }
+        guard isValidFileKey(key) else { throw FileStoreError(.invalidKey, "invalid file key \(key)") }
         let destination = root.appendingPathComponent(key)
         let directory = destination.deletingLastPathComponent()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -1,6 +1,7 @@
 import Foundation
-import GantrySQLite
 import GantryCore
+import GantryS3
+import GantrySQLite
 
 /// Everything `gantry serve` can be told, read once at the edge (flags, then `GANTRY_*` variables, then defaults)
 /// and handed down as a value.
@@ -18,6 +19,7 @@ import GantryCore
 /// | `queuePrefix` / `runPrefix` | path prefixes of fal's queue and run surfaces | `/queue`, empty |
 /// | `maxBodyBytes` | request body limit | 80 MiB |
 /// | `store` | where requests live | SQLite in the data directory |
+/// | `fileStore` | where outputs and uploads live | `<dataDirectory>/files` |
 /// | `maxUploadBytes` | one upload request body (single upload, signed PUT, each multipart part) | 100 MiB |
 /// | `maxMultipartUploadBytes` | a completed multipart upload | 1 GiB |
 /// | `uploadTokenTTL` | seconds a storage token or signed upload URL stays valid | 3600 |
@@ -35,6 +37,14 @@ public struct ServerConfiguration: Sendable {
         case memory
     }
 
+    /// Where outputs and uploads are stored.
+    public enum FileStoreKind: Sendable, Equatable {
+        /// `<dataDirectory>/files`.
+        case local
+        /// An S3-compatible bucket, shared by every node of a cluster.
+        case s3(S3Location)
+    }
+
     public var host: String = "127.0.0.1"
     public var port: Int = 8080
     public var dataDirectory: String = "./gantry-data"
@@ -49,6 +59,7 @@ public struct ServerConfiguration: Sendable {
     public var runPrefix: String = ""
     public var maxBodyBytes: Int = 80 * 1024 * 1024
     public var store: StoreKind = .sqlite
+    public var fileStore: FileStoreKind = .local
     /// When an SQLite commit reaches the disk (see `SQLiteJobStore.Synchronous` and the README's durability notes).
     public var sqliteSynchronous: SQLiteJobStore.Synchronous = .normal
     /// Largest body of one upload request: a single upload, a signed PUT, or one multipart part.

@@ -9,6 +9,7 @@ import Synchronization
 /// Liveness, readiness, Prometheus metrics, the OpenAPI document and the function list.
 struct AdminRoutes: Sendable {
     let queue: RequestQueue
+    let files: any FileStore
     let runners: RunnerGateway
     let registry: PrometheusCollectorRegistry
     let configuration: ServerConfiguration
@@ -22,9 +23,15 @@ struct AdminRoutes: Sendable {
     func register(on router: RouteTable) {
         router.get("/health") { _, _ in Response.json(.object(["status": .string("ok")])) }
         router.get("/ready") { _, _ in
-            await queue.isReady()
-                ? Response.json(.object(["status": .string("ready")]))
-                : Response.json(.object(["status": .string("unavailable")]), status: .serviceUnavailable)
+            // Both checks at once, so a slow one does not delay the other's answer.
+            async let storeReady = queue.isReady()
+            async let filesReady = (try? await files.checkReady()) != nil
+            let (store, files) = await (storeReady, filesReady)
+            guard store && files else {
+                return Response.json(.object(["status": .string("unavailable"), "store": .string(store ? "ok" : "unreachable"),
+                                              "files": .string(files ? "ok" : "unreachable")]), status: .serviceUnavailable)
+            }
+            return Response.json(.object(["status": .string("ready")]))
         }
         router.get("/metrics") { _, _ in
             await refreshGauges()

@@ -1,0 +1,163 @@
+import Egress
+import Foundation
+import GantryCore
+import Logging
+
+/// A `FileStore` in an S3-compatible bucket (AWS S3, SeaweedFS, MinIO, Garage…), so every node of a cluster reads
+/// and writes the same files.
+///
+/// - An object appears whole or not at all: S3 makes a PUT visible only once all of it arrived, and a multipart
+///   upload only when it is completed.
+/// - `putFile` never replaces a file: its PUT carries `If-None-Match: *`, which the store answers with 412 when the
+///   key exists. A file larger than `partSize` goes up in parts (read from disk one part at a time); the store is
+///   asked first whether the key exists, and the completion carries the same condition. A failed multipart upload
+///   is aborted so its parts do not linger.
+/// - Keys are the host's own (`yyyy-mm-dd/name.ext`, checked by `isValidFileKey`), used as object names as they are.
+public struct S3FileStore: FileStore {
+    /// Parts of a multipart upload, and the size above which `putFile` uses one (S3's minimum part is 5 MiB).
+    public let partSize: Int
+    let client: S3Client
+    private let logger: Logger?
+
+    /// - Parameters:
+    ///   - maxObjectBytes: the largest object `get` reads back (the host's largest upload).
+    ///   - partSize: bytes per part of a multipart upload (at least 5 MiB, S3's minimum).
+    public init(location: S3Location, maxObjectBytes: Int, partSize: Int = 16 * 1024 * 1024, logger: Logger? = nil) throws {
+        guard partSize >= 5 * 1024 * 1024 else { throw ConfigurationError("S3 multipart parts must be at least 5 MiB") }
+        client = try S3Client(location: location, maxObjectBytes: maxObjectBytes, logger: logger)
+        self.partSize = partSize
+        self.logger = logger
+    }
+
+    public func put(_ data: Data, key: String, contentType: String) async throws {
+        guard isValidFileKey(key) else { throw FileStoreError(.invalidKey, "invalid file key \(key)") }
+        let reply = try await send("PUT", key: key, headers: [("content-type", contentType)], body: data, operation: "put \(key)")
+        guard reply.status == 200 else { throw io(client.failure(reply, "put \(key)")) }
+    }
+
+    public func putFile(at temporaryURL: URL, key: String, contentType: String) async throws {
+        guard isValidFileKey(key) else { throw FileStoreError(.invalidKey, "invalid file key \(key)") }
+        let size = try fileSize(temporaryURL)
+        if size <= partSize {
+            let data = try Data(contentsOf: temporaryURL)
+            let reply = try await send("PUT", key: key, headers: [("content-type", contentType), ("if-none-match", "*")], body: data,
+                                       operation: "put \(key)")
+            try checkConditional(reply, key: key, operation: "put")
+        } else {
+            if try await self.size(key: key) != nil { throw FileStoreError(.exists, "a file already exists under \(key)") }
+            try await multipartUpload(from: temporaryURL, size: size, key: key, contentType: contentType)
+        }
+        try? FileManager.default.removeItem(at: temporaryURL)
+    }
+
+    public func get(key: String) async throws -> StoredFile? {
+        guard isValidFileKey(key) else { return nil }
+        let reply = try await send("GET", key: key, operation: "get \(key)")
+        if reply.status == 404 { return nil }
+        guard reply.status == 200 else { throw io(client.failure(reply, "get \(key)")) }
+        return StoredFile(data: reply.body, contentType: reply.header("content-type") ?? contentType(forExtension: (key as NSString).pathExtension),
+                          etag: reply.header("etag") ?? "\"\(reply.body.count)\"", modified: Self.httpDate(reply.header("last-modified")) ?? Date())
+    }
+
+    public func size(key: String) async throws -> Int? {
+        guard isValidFileKey(key) else { return nil }
+        let reply = try await send("HEAD", key: key, operation: "head \(key)")
+        if reply.status == 404 { return nil }
+        guard reply.status == 200, let length = reply.header("content-length").flatMap(Int.init) else {
+            throw io(client.failure(reply, "head \(key)"))
+        }
+        return length
+    }
+
+    /// Whether the bucket answers a signed request within 2 s: for `/ready`.
+    public func checkReady() async throws {
+        let reply = try await send("HEAD", key: "", timeout: 2, operation: "head bucket")
+        guard reply.status == 200 else { throw io(client.failure(reply, "head bucket")) }
+    }
+
+    // MARK: - Multipart
+
+    private func multipartUpload(from file: URL, size: Int, key: String, contentType: String) async throws {
+        let created = try await send("POST", key: key, query: [("uploads", "")], headers: [("content-type", contentType)],
+                                     operation: "create multipart \(key)")
+        guard created.status == 200, let uploadID = XMLText.first("UploadId", in: created.body), !uploadID.isEmpty else {
+            throw io(client.failure(created, "create multipart \(key)"))
+        }
+        do {
+            let handle = try FileHandle(forReadingFrom: file)
+            defer { try? handle.close() }
+            var parts: [(number: Int, etag: String)] = []
+            var offset = 0
+            while offset < size {
+                let chunk = try handle.read(upToCount: min(partSize, size - offset)) ?? Data()
+                guard !chunk.isEmpty else { throw FileStoreError(.io, "\(file.lastPathComponent) ended at \(offset) of \(size) bytes") }
+                let number = parts.count + 1
+                let reply = try await send("PUT", key: key, query: [("partNumber", String(number)), ("uploadId", uploadID)], body: chunk,
+                                           operation: "upload part \(number) of \(key)")
+                guard reply.status == 200, let etag = reply.header("etag") else { throw io(client.failure(reply, "upload part \(number) of \(key)")) }
+                parts.append((number, etag))
+                offset += chunk.count
+            }
+            let manifest = "<CompleteMultipartUpload>" + parts.map {
+                "<Part><PartNumber>\($0.number)</PartNumber><ETag>\(XMLText.escape($0.etag))</ETag></Part>"
+            }.joined() + "</CompleteMultipartUpload>"
+            let completed = try await send("POST", key: key, query: [("uploadId", uploadID)],
+                                           headers: [("content-type", "application/xml"), ("if-none-match", "*")],
+                                           body: Data(manifest.utf8), operation: "complete multipart \(key)")
+            // A completion can fail with 200 and an <Error> body (S3 answers before it has assembled the object).
+            if completed.status == 200, XMLText.first("Code", in: completed.body) != nil {
+                throw io(S3Error(status: 200, code: XMLText.first("Code", in: completed.body) ?? "", operation: "complete multipart \(key)"))
+            }
+            try checkConditional(completed, key: key, operation: "complete multipart")
+        } catch {
+            let aborted = try? await send("DELETE", key: key, query: [("uploadId", uploadID)], operation: "abort multipart \(key)")
+            if aborted.map({ $0.status != 204 && $0.status != 200 && $0.status != 404 }) ?? true {
+                logger?.warning("could not abort a failed multipart upload; its parts stay until the bucket's lifecycle removes them",
+                                metadata: ["key": "\(key)", "upload": "\(uploadID)"])
+            }
+            throw error
+        }
+    }
+
+    // MARK: - Helpers
+
+    private func send(_ method: String, key: String, query: [(name: String, value: String)] = [],
+                      headers: [(name: String, value: String)] = [], body: Data? = nil, timeout: Double? = nil,
+                      operation: String) async throws -> HTTPReply {
+        do {
+            return try await client.send(method, key: key, query: query, headers: headers, body: body, timeout: timeout, operation: operation)
+        } catch let error as S3Error {
+            throw io(error)
+        }
+    }
+
+    /// 200 is done; 412 (or S3's `PreconditionFailed`) means the key was taken.
+    private func checkConditional(_ reply: HTTPReply, key: String, operation: String) throws {
+        if reply.status == 200 { return }
+        if reply.status == 412 || reply.status == 409 { throw FileStoreError(.exists, "a file already exists under \(key)") }
+        throw io(client.failure(reply, "\(operation) \(key)"))
+    }
+
+    private func io(_ error: S3Error) -> FileStoreError {
+        logger?.warning("S3 request failed", metadata: ["error": "\(error)"])
+        return FileStoreError(.io, "\(error)")
+    }
+
+    private func fileSize(_ url: URL) throws -> Int {
+        let attributes = try FileManager.default.attributesOfItem(atPath: url.path)
+        return (attributes[.size] as? NSNumber)?.intValue ?? 0
+    }
+
+    /// DateFormatter parses safely from any thread (Foundation documents it as thread-safe).
+    private static let httpDateFormat: DateFormatter = {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        return formatter
+    }()
+
+    static func httpDate(_ text: String?) -> Date? {
+        text.flatMap { httpDateFormat.date(from: $0) }
+    }
+}
