@@ -111,7 +111,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "GantryServerTests", dependencies: [
-            "GantryServer", "GantryCore", "Egress", "Imaging", "BuiltinFunctions", "Fooocus", "Signing",
+            "GantryServer", "GantryCore", "GantryS3", "Egress", "Imaging", "BuiltinFunctions", "Fooocus", "Signing",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),

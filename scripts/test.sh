@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the tests need and runs every test: the Swift tiers (unit, store conformance, router, live)
+# Installs what the tests need and runs every test: the Swift tiers (unit, store conformance, file store
+# conformance on memory, disk and a real S3 server, router, live)
 # and the Python tier (the pinned official fal_client against a live TLS server, crash, bad input).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +23,13 @@ swift build -c release --product gantry
 # schemathesis fuzzes /openapi.json from its own virtual environment (its dependencies are not the fal client's).
 if [[ ! -x .venv-schemathesis/bin/python ]]; then python3 -m venv .venv-schemathesis; fi
 .venv-schemathesis/bin/python -m pip install -q --disable-pip-version-check schemathesis==4.32.5
+# A real S3-compatible server (SeaweedFS) for the S3 file store's tests, stopped however this script ends.
+S3_DIR=$(mktemp -d)
+trap 'scripts/s3-server.sh stop "$S3_DIR"' EXIT
+scripts/s3-server.sh start "$S3_DIR"
+# shellcheck disable=SC1091
+source "$S3_DIR/env"
+
 # Two processes: the image tiers run long synchronous pixel loops on the test pool, which would starve the
 # runtime tiers' event-driven tests (dispatcher, notifier, live server) if they shared it.
 swift test --skip-build --filter 'ImagingTests|FooocusTests'
