@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.20.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
     ],
     targets: [
         // C system libraries and shims.
@@ -51,6 +52,12 @@ let package = Package(
             "GantryCore",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
+        .target(name: "GantryPostgres", dependencies: [
+            "GantryCore",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "GantryS3", dependencies: [
             "GantryCore", "Egress", "Signing",
             .product(name: "Logging", package: "swift-log"),
@@ -58,7 +65,7 @@ let package = Package(
         .target(name: "BuiltinFunctions", dependencies: ["GantryCore", "Imaging", "Signing"]),
         .target(name: "Fooocus", dependencies: ["Imaging", "GantryCore"]),
         .target(name: "GantryServer", dependencies: [
-            "GantryCore", "GantrySQLite", "GantryS3", "Egress", "Imaging", "BuiltinFunctions", "Signing",
+            "GantryCore", "GantrySQLite", "GantryPostgres", "GantryS3", "Egress", "Imaging", "BuiltinFunctions", "Signing",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -74,7 +81,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "gantry", dependencies: [
-            "GantryServer", "GantryCore", "GantrySQLite", "GantryS3", "BuiltinFunctions", "Fooocus", "Imaging", "Signing",
+            "GantryServer", "GantryCore", "GantrySQLite", "GantryPostgres", "GantryS3", "BuiltinFunctions", "Fooocus", "Imaging", "Signing",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
@@ -99,7 +106,9 @@ let package = Package(
         // Tests, one target per module plus the server (router and live tiers).
         .testTarget(name: "GantryCoreTests", dependencies: ["GantryCore"]),
         .testTarget(name: "JobStoreTests", dependencies: [
-            "GantrySQLite", "GantryCore",
+            "GantrySQLite", "GantryCore", "GantryPostgres",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "EgressTests", dependencies: ["Egress"]),

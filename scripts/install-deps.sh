@@ -6,7 +6,8 @@ set -euo pipefail
 packages=(pkg-config libcurl4-openssl-dev libpng-dev libwebp-dev libturbojpeg0-dev libopenblas-dev libsqlite3-dev libssl-dev
           openssl ca-certificates)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(python3 python3-pip python3-venv)
+  # PostgreSQL for the PostgreSQL store's tests, which start their own throwaway cluster (scripts/pg-server.sh).
+  packages+=(python3 python3-pip python3-venv postgresql)
 fi
 
 missing=()
@@ -19,7 +20,14 @@ run_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 if (( ${#missing[@]} )); then
   echo "installing: ${missing[*]}" >&2
   run_root apt-get update -qq
+  # No package may start a system service (PostgreSQL's would take port 5432): the tests start their own servers.
+  policy_made=0
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    run_root sh -c 'printf "#!/bin/sh\nexit 101\n" >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d'
+    policy_made=1
+  fi
   run_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if (( policy_made )); then run_root rm -f /usr/sbin/policy-rc.d; fi
 fi
 
 if ! command -v swift >/dev/null 2>&1; then

@@ -23,10 +23,15 @@ swift build -c release --product gantry
 # schemathesis fuzzes /openapi.json from its own virtual environment (its dependencies are not the fal client's).
 if [[ ! -x .venv-schemathesis/bin/python ]]; then python3 -m venv .venv-schemathesis; fi
 .venv-schemathesis/bin/python -m pip install -q --disable-pip-version-check schemathesis==4.32.5
-# A real S3-compatible server (SeaweedFS) for the S3 file store's tests, stopped however this script ends.
+# Real servers for the shared stores' tests, stopped however this script ends: PostgreSQL (a throwaway cluster) for
+# the PostgreSQL job store, SeaweedFS for the S3 file store.
 S3_DIR=$(mktemp -d)
-trap 'scripts/s3-server.sh stop "$S3_DIR"' EXIT
+PG_DIR=$(mktemp -d)
+trap 'scripts/s3-server.sh stop "$S3_DIR"; scripts/pg-server.sh stop "$PG_DIR"' EXIT
+scripts/pg-server.sh start "$PG_DIR"
 scripts/s3-server.sh start "$S3_DIR"
+# shellcheck disable=SC1091
+source "$PG_DIR/env"
 # shellcheck disable=SC1091
 source "$S3_DIR/env"
 

@@ -1,6 +1,7 @@
 import Egress
 import Foundation
 import GantryCore
+import GantryPostgres
 import GantryS3
 import GantrySQLite
 import HTTPTypes
@@ -65,6 +66,7 @@ public func buildApplication(
     let store: any JobStore = switch configuration.store {
     case .sqlite: try SQLiteJobStore(path: dataDirectory.appendingPathComponent("gantry.sqlite").path, synchronous: configuration.sqliteSynchronous)
     case .memory: MemoryJobStore()
+    case .postgres(let url): try await PostgresJobStore.open(url: url, logger: logger)
     }
     let localFiles: LocalFileStore?
     let files: any FileStore

@@ -7,7 +7,7 @@ struct Gantry: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gantry",
         abstract: "A self-hosted function host that speaks fal's queue and run protocol.",
-        subcommands: [Serve.self, Run.self, Functions.self, Keys.self])
+        subcommands: [Serve.self, Run.self, Functions.self, Keys.self, Migrate.self])
 }
 
 /// Options shared by the commands that load functions.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GantrySQLite
 import GantryCore
+import GantryPostgres
 import GantryS3
 import GantryServer
 import Hummingbird
@@ -25,7 +26,9 @@ struct Serve: AsyncParsableCommand {
     var allowEgress: [String] = (env["GANTRY_ALLOW_EGRESS"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     @Option(help: "File of API keys, one token per line (env GANTRY_API_KEYS_FILE). GANTRY_API_KEYS may also list comma-separated tokens.")
     var apiKeysFile: String? = env["GANTRY_API_KEYS_FILE"]
-    @Option(help: "Request store: sqlite or memory (env GANTRY_STORE).") var store: String = env["GANTRY_STORE"] ?? "sqlite"
+    @Option(help: "Request store: sqlite or memory (env GANTRY_STORE); --database-url selects PostgreSQL.") var store: String = env["GANTRY_STORE"] ?? "sqlite"
+    @Option(help: "PostgreSQL database shared by every node of a cluster: postgres://USER:PASSWORD@HOST:PORT/DATABASE[?sslmode=disable|prefer|require] (env GANTRY_DATABASE_URL).")
+    var databaseURL: String? = env["GANTRY_DATABASE_URL"]
     @Option(help: "File store: local (the data directory) or s3://BUCKET?endpoint=http://HOST:PORT&region=REGION, with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY set (env GANTRY_FILE_STORE).")
     var fileStore: String = env["GANTRY_FILE_STORE"] ?? "local"
     @Option(help: "When an SQLite commit is on disk: normal (survives a crash of the process) or full (survives power loss; syncs every group commit) (env GANTRY_SQLITE_SYNCHRONOUS).")
@@ -74,6 +77,15 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--store must be sqlite or memory")
         }
         configuration.store = storeKind
+        if let databaseURL {
+            do {
+                configuration.store = .postgres(try DatabaseURL(databaseURL))
+            } catch let error as ConfigurationError {
+                throw ValidationError(error.message)
+            }
+            // Other nodes' running requests are theirs: only expired leases are rescued, by whichever node sweeps.
+            configuration.dispatcher.rescueAllRunningAtStart = false
+        }
         if fileStore != "local" {
             do {
                 configuration.fileStore = .s3(try S3Location.parse(fileStore, environment: Self.env))

@@ -1,13 +1,17 @@
 import Foundation
 @testable import GantryCore
+@testable import GantryPostgres
 @testable import GantrySQLite
 import Testing
 
-/// The stores the conformance suite runs against. A PostgreSQL store is one more case and one more branch in
-/// `withStore`.
+/// The stores the conformance suite runs against. PostgreSQL joins when `GANTRY_TEST_POSTGRES` names a server
+/// (`scripts/test.sh` always starts one with `scripts/pg-server.sh`); each test then gets a database of its own.
 enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case memory
     case sqlite
+    case postgres
+
+    static var allCases: [StoreKind] { [.memory, .sqlite] + (TestPostgres.configured ? [.postgres] : []) }
 
     var testDescription: String { rawValue }
 }
@@ -22,6 +26,12 @@ func withStore(_ kind: StoreKind, _ body: (any JobStore) async throws -> Void) a
             let store = try SQLiteJobStore(path: directory.appendingPathComponent("jobs.sqlite").path)
             try await body(store)
             try store.close()
+        }
+    case .postgres:
+        try await TestPostgres.withDatabase { url in
+            let store = try await PostgresJobStore.open(url: url, logger: TestPostgres.logger)
+            defer { store.close() }
+            try await body(store)
         }
     }
 }
@@ -125,6 +135,10 @@ func rescueInTwoHalves(
         let candidates = try await sqlite.rescueCandidates(params)
         try await between()
         return try await sqlite.applyRescue(candidates, params)
+    case let postgres as PostgresJobStore:
+        let candidates = try await postgres.rescueCandidates(params)
+        try await between()
+        return try await postgres.applyRescue(candidates, params)
     default:
         Issue.record("\(type(of: store)) has no split rescue")
         return []

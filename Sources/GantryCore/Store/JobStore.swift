@@ -203,7 +203,7 @@ public struct RescueOutcome: Sendable, Equatable {
 
 /// Errors a store raises for its callers to handle (as opposed to I/O failures, which propagate as they are).
 public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
-    private enum Code: Sendable, Equatable { case duplicate, corrupt }
+    private enum Code: Sendable, Equatable { case duplicate, corrupt, unavailable }
     private let code: Code
     public let message: String
 
@@ -211,6 +211,8 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     public static func duplicate(_ id: String) -> StoreError { .init(code: .duplicate, message: "request \(id) exists") }
     /// A stored row could not be read back (an unknown state, say).
     public static func corrupt(_ message: String) -> StoreError { .init(code: .corrupt, message: message) }
+    /// The database did not answer in time (a shared store's server is down or unreachable).
+    public static func unavailable(_ message: String) -> StoreError { .init(code: .unavailable, message: message) }
 
     public var description: String { message }
 }

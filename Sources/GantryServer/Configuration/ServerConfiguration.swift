@@ -1,5 +1,6 @@
 import Foundation
 import GantryCore
+import GantryPostgres
 import GantryS3
 import GantrySQLite
 
@@ -18,7 +19,7 @@ import GantrySQLite
 /// | `apiKeys` | accepted `Authorization: Key` tokens | none (only allowed on loopback binds) |
 /// | `queuePrefix` / `runPrefix` | path prefixes of fal's queue and run surfaces | `/queue`, empty |
 /// | `maxBodyBytes` | request body limit | 80 MiB |
-/// | `store` | where requests live | SQLite in the data directory |
+/// | `store` | where requests live: SQLite in the data directory, memory, or PostgreSQL (`--database-url`) | SQLite |
 /// | `fileStore` | where outputs and uploads live | `<dataDirectory>/files` |
 /// | `maxUploadBytes` | one upload request body (single upload, signed PUT, each multipart part) | 100 MiB |
 /// | `maxMultipartUploadBytes` | a completed multipart upload | 1 GiB |
@@ -35,6 +36,8 @@ public struct ServerConfiguration: Sendable {
         case sqlite
         /// In memory: nothing survives a restart (tests, `gantry run`).
         case memory
+        /// A PostgreSQL database shared by every node of a cluster.
+        case postgres(DatabaseURL)
     }
 
     /// Where outputs and uploads are stored.

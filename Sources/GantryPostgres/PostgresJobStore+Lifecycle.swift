@@ -1,0 +1,155 @@
+import Foundation
+import GantryCore
+import PostgresNIO
+
+/// The state transitions. Each is one statement whose WHERE clause names the state (and attempt, and lease owner)
+/// it expects, so a node that lost its lease meanwhile changes nothing; the rows it returns tell whether it won.
+extension PostgresJobStore {
+    /// Per function, in a fixed order (so every claim locks queue counters in the same order): the head of its
+    /// queue, locked with `SKIP LOCKED` inside a CTE (the fence that keeps the planner from updating more rows than
+    /// the LIMIT), then updated to running. Nodes claiming at once take disjoint requests and never wait.
+    public func requestClaim(_ params: RequestClaimParams) async throws -> [RequestRecord] {
+        guard params.limit > 0, !params.functionIDs.isEmpty else { return [] }
+        let now = params.now.unixSeconds
+        let expires = params.now.addingTimeInterval(params.leaseDuration).unixSeconds
+        let functions = Array(Set(params.functionIDs)).sorted()
+        let claimed = try await transaction("claim") { connection -> [(Int64, RequestRecord)] in
+            if functions.count == 1 {
+                return try await self.claim(connection, function: functions[0], limit: params.limit, now: now, expires: expires, owner: params.owner)
+            }
+            // Several functions: pick the overall head first (priority, then seq), then claim those rows.
+            let heads = try await connection.rows("""
+                SELECT function_id, seq FROM requests
+                WHERE function_id = ANY(\(functions)) AND state = 'queued' AND (start_deadline IS NULL OR start_deadline >= \(now))
+                ORDER BY priority, seq LIMIT \(params.limit)
+                """, logger: self.logger).map { try $0.decode((String, Int64).self) }
+            var taken: [(Int64, RequestRecord)] = []
+            for function in functions {
+                let wanted = heads.filter { $0.0 == function }.count
+                guard wanted > 0 else { continue }
+                taken += try await self.claim(connection, function: function, limit: wanted, now: now, expires: expires, owner: params.owner)
+            }
+            return taken
+        }
+        return claimed.sorted { ($0.1.priority.rawValue, $0.0) < ($1.1.priority.rawValue, $1.0) }.map(\.1)
+    }
+
+    /// Overdue requests are skipped here and left for `requestExpireOverdue`, which ends them `expired`.
+    private func claim(_ connection: PostgresConnection, function: String, limit: Int, now: Double, expires: Double, owner: String)
+        async throws -> [(Int64, RequestRecord)]
+    {
+        try await connection.rows("""
+            WITH head AS (
+                SELECT seq FROM requests
+                WHERE function_id = \(function) AND state = 'queued' AND (start_deadline IS NULL OR start_deadline >= \(now))
+                ORDER BY priority, seq LIMIT \(limit)
+                FOR UPDATE SKIP LOCKED)
+            UPDATE requests AS r
+            SET state = 'running', attempt = attempt + 1, started_at = \(now), lease_owner = \(owner), lease_expires_at = \(expires)
+            FROM head WHERE r.seq = head.seq AND r.state = 'queued'
+            RETURNING \(unescaped: Self.claimedColumns)
+            """, logger: logger).map { row in
+            (try row.makeRandomAccess()[22].decode(Int64.self), try PostgresRows.request(row))
+        }
+    }
+
+    /// The request columns of the updated rows, then `seq` (position 22) to sort the claims by.
+    static let claimedColumns = PostgresRows.requestColumns.split(separator: ",")
+        .map { "r." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", ") + ", r.seq"
+
+    public func requestHeartbeat(_ params: [RequestHeartbeatParams]) async throws -> [HeartbeatOutcome] {
+        guard !params.isEmpty else { return [] }
+        return try await transaction("heartbeat") { connection in
+            var outcomes: [HeartbeatOutcome] = []
+            for item in params {
+                let fence = item.fence
+                let renewed = try await connection.rows("""
+                    UPDATE requests SET lease_expires_at = \(item.leaseExpiresAt.unixSeconds)
+                    WHERE id = \(fence.requestID) AND state = 'running' AND attempt = \(fence.attempt) AND lease_owner = \(fence.owner)
+                    RETURNING cancel_requested
+                    """, logger: self.logger)
+                outcomes.append(try renewed.first.map { .renewed(cancelRequested: try $0.decode(Bool.self)) } ?? .lost)
+            }
+            return outcomes
+        }
+    }
+
+    public func requestSetSucceeded(_ params: RequestSucceededParams) async throws -> Bool {
+        try await finish(params.fence, .succeeded, params.result, message: nil, type: nil, params.inferenceTime, params.now)
+    }
+
+    public func requestSetFailed(_ params: RequestFailedParams) async throws -> Bool {
+        try await finish(params.fence, .failed, params.result, message: params.errorMessage, type: params.errorType,
+                         params.inferenceTime, params.now)
+    }
+
+    public func requestSetCancelled(_ params: RequestCancelledParams) async throws -> Bool {
+        try await finish(params.fence, .cancelled, params.result, message: "Request was cancelled", type: "request_cancelled",
+                         params.inferenceTime, params.now)
+    }
+
+    /// The one terminal UPDATE of a running attempt (private: callers pick a typed transition).
+    private func finish(
+        _ fence: LeaseFence, _ state: RequestState, _ result: RequestResult, message: String?, type: String?,
+        _ inferenceTime: Double?, _ now: Date
+    ) async throws -> Bool {
+        try await !rows("""
+            UPDATE requests
+            SET state = \(state.rawValue), result_status = \(result.status), result_body = \(result.body), error_message = \(message),
+                error_type = \(type), inference_time = \(inferenceTime), finished_at = \(now.unixSeconds), lease_owner = NULL,
+                lease_expires_at = NULL
+            WHERE id = \(fence.requestID) AND state = 'running' AND attempt = \(fence.attempt) AND lease_owner = \(fence.owner)
+            RETURNING 1
+            """, "finish").isEmpty
+    }
+
+    public func requestCancel(id: String, now: Date) async throws -> CancelOutcome {
+        let now = now.unixSeconds
+        return try await transaction("cancel") { connection in
+            if try await !connection.rows("""
+                UPDATE requests SET state = 'cancelled', finished_at = \(now) WHERE id = \(id) AND state = 'queued' RETURNING 1
+                """, logger: self.logger).isEmpty { return .cancelled }
+            if try await !connection.rows("""
+                UPDATE requests SET cancel_requested = true WHERE id = \(id) AND state = 'running' RETURNING 1
+                """, logger: self.logger).isEmpty { return .cancelRequested }
+            // Neither queued nor running: terminal, or unknown. (A request cannot leave a terminal state.)
+            let exists = try await !connection.rows("SELECT 1 FROM requests WHERE id = \(id)", logger: self.logger).isEmpty
+            return exists ? .alreadyCompleted : .notFound
+        }
+    }
+
+    public func requestRelease(_ params: RequestReleaseParams) async throws -> Bool {
+        let fence = params.fence
+        let now = params.now.unixSeconds
+        return try await transaction("release") { connection in
+            if try await !connection.rows("""
+                UPDATE requests
+                SET state = 'queued', attempt = attempt - 1, lease_owner = NULL, lease_expires_at = NULL, started_at = NULL, progress = NULL
+                WHERE id = \(fence.requestID) AND state = 'running' AND attempt = \(fence.attempt) AND lease_owner = \(fence.owner)
+                    AND NOT cancel_requested
+                RETURNING 1
+                """, logger: self.logger).isEmpty { return true }
+            // A released attempt whose request a client cancelled meanwhile ends the request instead.
+            return try await !connection.rows("""
+                UPDATE requests
+                SET state = 'cancelled', finished_at = \(now), error_type = 'request_cancelled', error_message = 'Request was cancelled',
+                    lease_owner = NULL, lease_expires_at = NULL
+                WHERE id = \(fence.requestID) AND state = 'running' AND attempt = \(fence.attempt) AND lease_owner = \(fence.owner)
+                    AND cancel_requested
+                RETURNING 1
+                """, logger: self.logger).isEmpty
+        }
+    }
+
+    public func requestExpireOverdue(now: Date) async throws -> [String] {
+        let now = now.unixSeconds
+        return try await transaction("expire") { connection in
+            try await connection.rows("""
+                UPDATE requests SET state = 'expired', finished_at = \(now)
+                WHERE state = 'queued' AND start_deadline IS NOT NULL AND start_deadline < \(now)
+                RETURNING id, seq
+                """, logger: self.logger).map { try $0.decode((String, Int64).self) }
+                .sorted { $0.1 < $1.1 }.map(\.0)
+        }
+    }
+}

@@ -1,0 +1,146 @@
+import Foundation
+import GantryCore
+import PostgresNIO
+
+/// Submits, reads, counts, progress, logs and retention.
+extension PostgresJobStore {
+    public func requestInsert(_ params: RequestInsertParams) async throws -> InsertedRequest {
+        let direct = params.claimIfFirst
+        let (position, claimed) = try await transaction("insert") { connection -> (Int, Bool) in
+            let lane = try await connection.rows("""
+                SELECT COALESCE(SUM(queued), 0)::bigint FROM queue_lanes WHERE function_id = \(params.functionID) AND priority <= \(params.priority.rawValue)
+                """, logger: self.logger)
+            let ahead = try lane.first?.decode(Int.self) ?? 0
+            // Nothing would be claimed before it: store it claimed, as a claim right after the insert would.
+            let claimNow = direct != nil && ahead == 0
+            let created = params.createdAt.unixSeconds
+            do {
+                if claimNow, let direct {
+                    try await connection.rows("""
+                        INSERT INTO requests (id, tenant, function_id, input, state, priority, attempt, max_attempts, created_at,
+                            start_deadline, webhook_url, started_at, lease_owner, lease_expires_at)
+                        VALUES (\(params.id), \(params.tenant), \(params.functionID), \(params.input), 'running', \(params.priority.rawValue),
+                            1, \(params.maxAttempts), \(created), \(params.startDeadline?.unixSeconds), \(params.webhookURL), \(created),
+                            \(direct.owner), \(params.createdAt.addingTimeInterval(direct.leaseDuration).unixSeconds))
+                        """, logger: self.logger)
+                } else {
+                    try await connection.rows("""
+                        INSERT INTO requests (id, tenant, function_id, input, state, priority, attempt, max_attempts, created_at,
+                            start_deadline, webhook_url)
+                        VALUES (\(params.id), \(params.tenant), \(params.functionID), \(params.input), 'queued', \(params.priority.rawValue),
+                            0, \(params.maxAttempts), \(created), \(params.startDeadline?.unixSeconds), \(params.webhookURL))
+                        """, logger: self.logger)
+                }
+            } catch let error as PSQLError where Self.sqlState(error) == "23505" {
+                throw StoreError.duplicate(params.id)
+            }
+            // The outbox row is part of the submit: same transaction.
+            if let url = params.webhookURL {
+                try await connection.rows("""
+                    INSERT INTO webhook_deliveries (request_id, tenant, url, host, format, state, created_at)
+                    VALUES (\(params.id), \(params.tenant), \(url), \(WebhookDelivery.hostKey(for: url)), \(params.webhookFormat.rawValue),
+                        'waiting', \(created))
+                    """, logger: self.logger)
+            }
+            return (ahead, claimNow)
+        }
+        var record = RequestRecord(
+            id: params.id, tenant: params.tenant, functionID: params.functionID, input: params.input,
+            priority: params.priority, maxAttempts: params.maxAttempts, createdAt: params.createdAt,
+            startDeadline: params.startDeadline, webhookURL: params.webhookURL)
+        if claimed, let direct {
+            record.state = .running
+            record.claimFields(owner: direct.owner, now: params.createdAt, leaseDuration: direct.leaseDuration)
+        }
+        return InsertedRequest(record: record, queuePosition: position)
+    }
+
+    public func requestGet(id: String) async throws -> RequestRecord? {
+        try await rows("SELECT \(unescaped: PostgresRows.requestColumns) FROM requests WHERE id = \(id)", "get")
+            .first.map(PostgresRows.request)
+    }
+
+    /// More urgent lanes, then this lane's blocks before the request's own, then the queued requests of its own block
+    /// ahead of it (at most 255 index entries), as on SQLite.
+    public func requestQueuePosition(id: String) async throws -> Int? {
+        let shift = PostgresSchema.blockShift
+        return try await rows("""
+            SELECT (
+                (SELECT COALESCE(SUM(queued), 0) FROM queue_lanes
+                    WHERE function_id = this.function_id AND priority < this.priority)
+              + (SELECT COALESCE(SUM(queued), 0) FROM queue_blocks
+                    WHERE function_id = this.function_id AND priority = this.priority AND block < this.seq >> \(unescaped: String(shift)))
+              + (SELECT COUNT(*) FROM requests AS ahead
+                    WHERE ahead.function_id = this.function_id AND ahead.state = 'queued' AND ahead.priority = this.priority
+                        AND ahead.seq >= (this.seq >> \(unescaped: String(shift))) << \(unescaped: String(shift)) AND ahead.seq < this.seq)
+            )::bigint
+            FROM requests AS this WHERE this.id = \(id) AND this.state = 'queued'
+            """, "queue position").first?.decode(Int.self)
+    }
+
+    public func requestCounts() async throws -> [String: [RequestState: Int]] {
+        var counts: [String: [RequestState: Int]] = [:]
+        for row in try await rows("SELECT function_id, state, COUNT(*)::bigint FROM requests GROUP BY function_id, state", "counts") {
+            let (function, stateName, count) = try row.decode((String, String, Int).self)
+            guard let state = RequestState(rawValue: stateName) else {
+                throw StoreError.corrupt("a request of function \(function) has unknown state '\(stateName)'")
+            }
+            counts[function, default: [:]][state] = count
+        }
+        return counts
+    }
+
+    public func requestSetProgress(id: String, attempt: Int, progress: Double) async throws {
+        guard progress.isFinite else { return }
+        let clamped = min(max(progress, 0), 1)
+        try await rows("UPDATE requests SET progress = \(clamped) WHERE id = \(id) AND state = 'running' AND attempt = \(attempt)", "progress")
+    }
+
+    public func requestPrune(finishedBefore: Date) async throws -> Int {
+        let before = finishedBefore.unixSeconds
+        return try await transaction("prune") { connection in
+            // A delivery still being attempted keeps its request (the webhook body is built from it).
+            let doomed = try await connection.rows("""
+                SELECT id FROM requests
+                WHERE finished_at < \(before) AND state IN ('succeeded', 'failed', 'cancelled', 'expired')
+                    AND id NOT IN (SELECT request_id FROM webhook_deliveries WHERE state = 'pending')
+                FOR UPDATE
+                """, logger: self.logger).map { try $0.decode(String.self) }
+            guard !doomed.isEmpty else { return 0 }
+            try await connection.rows("DELETE FROM request_logs WHERE request_id = ANY(\(doomed))", logger: self.logger)
+            try await connection.rows("DELETE FROM webhook_deliveries WHERE request_id = ANY(\(doomed))", logger: self.logger)
+            try await connection.rows("DELETE FROM requests WHERE id = ANY(\(doomed))", logger: self.logger)
+            return doomed.count
+        }
+    }
+
+    public func logAppend(requestID: String, entries: [LogEntry]) async throws {
+        guard !entries.isEmpty else { return }
+        try await transaction("append logs") { connection in
+            try await Self.appendLogs(connection, requestID: requestID, entries: entries, logger: self.logger)
+        }
+    }
+
+    /// Appends log lines inside the caller's transaction. The request row is locked first, so two appends to one
+    /// request number their lines one after the other.
+    static func appendLogs(_ connection: PostgresConnection, requestID: String, entries: [LogEntry], logger: Logger) async throws {
+        // A late worker may log after retention pruned its request; those lines would never be deleted.
+        guard try await !connection.rows("SELECT 1 FROM requests WHERE id = \(requestID) FOR SHARE", logger: logger).isEmpty else { return }
+        try await connection.rows("SELECT pg_advisory_xact_lock(hashtextextended(\(requestID), 0))", logger: logger)
+        let last = try await connection.rows("SELECT COALESCE(MAX(seq), 0)::bigint FROM request_logs WHERE request_id = \(requestID)",
+                                             logger: logger).first?.decode(Int.self) ?? 0
+        for (offset, entry) in entries.enumerated() {
+            try await connection.rows("""
+                INSERT INTO request_logs (request_id, seq, "timestamp", level, message, source)
+                VALUES (\(requestID), \(last + offset + 1), \(entry.timestamp.unixSeconds), \(entry.level.rawValue), \(entry.message), \(entry.source))
+                """, logger: logger)
+        }
+    }
+
+    public func logList(requestID: String, limit: Int) async throws -> [LogEntry] {
+        guard limit > 0 else { return [] }
+        return try await rows("""
+            SELECT \(unescaped: PostgresRows.logColumns) FROM request_logs WHERE request_id = \(requestID) ORDER BY seq LIMIT \(limit)
+            """, "logs").map(PostgresRows.log)
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+@testable import GantryCore
+import GantryPostgres
+import PostgresNIO
+import Testing
+
+/// What only a shared PostgreSQL store has to get right: several nodes at once.
+@Suite("PostgreSQL store", .enabled(if: TestPostgres.configured))
+struct PostgresStoreTests {
+    /// Nodes starting together apply each migration once (the advisory lock), and a later start applies none.
+    @Test func concurrentStartsMigrateOnce() async throws {
+        try await TestPostgres.withDatabase { url in
+            let applied = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<4 { group.addTask { try await PostgresJobStore.migrate(url: url, logger: TestPostgres.logger) } }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(applied.sorted() == [0, 0, 0, 1])
+            #expect(try await PostgresJobStore.migrate(url: url, logger: TestPostgres.logger) == 0)
+        }
+    }
+
+    /// Three nodes claiming one queue at once: every request is claimed exactly once, none is lost, and each
+    /// finishes under its own fence.
+    @Test func nodesClaimingTogetherNeverShareARequest() async throws {
+        try await TestPostgres.withDatabase { url in
+            let nodes = try await (0..<3).asyncMap { _ in try await PostgresJobStore.open(url: url, logger: TestPostgres.logger) }
+            defer { nodes.forEach { $0.close() } }
+            for index in 0..<150 { try await insert(nodes[index % 3], "r\(index)") }
+            let claims = try await withThrowingTaskGroup(of: [(String, Int)].self) { group in
+                for (number, node) in nodes.enumerated() {
+                    group.addTask {
+                        var mine: [(String, Int)] = []
+                        while true {
+                            let batch = try await node.requestClaim(RequestClaimParams(
+                                functionIDs: ["echo"], owner: "node-\(number)", limit: 4, now: at(1), leaseDuration: 60))
+                            if batch.isEmpty { return mine }
+                            for record in batch {
+                                #expect(try await succeed(node, record.id, attempt: record.attempt, owner: "node-\(number)"))
+                                mine.append((record.id, number))
+                            }
+                        }
+                    }
+                }
+                return try await group.reduce(into: [(String, Int)]()) { $0 += $1 }
+            }
+            #expect(claims.count == 150)
+            #expect(Set(claims.map(\.0)).count == 150)
+            let counts = try await nodes[0].requestCounts()
+            #expect(counts["echo"]?[.succeeded] == 150)
+            #expect(counts["echo"]?[.queued] == nil)
+        }
+    }
+
+    /// A database that does not answer fails a call after the store's timeout instead of hanging it.
+    @Test func unreachableDatabaseFailsInsteadOfHanging() async throws {
+        let closed = try DatabaseURL("postgres://nobody@127.0.0.1:1/none?sslmode=disable")
+        let started = ContinuousClock.now
+        await #expect(throws: (any Error).self) {
+            _ = try await PostgresJobStore.open(url: closed, callTimeout: .seconds(1), logger: TestPostgres.logger)
+        }
+        #expect(ContinuousClock.now - started < .seconds(30))
+    }
+
+    /// The URL: parsed, with its defaults, and every bad part named.
+    @Test func databaseURLs() throws {
+        let url = try DatabaseURL("postgres://gantry:s%40cret@db.internal:6432/jobs?sslmode=require")
+        #expect(url.host == "db.internal" && url.port == 6432 && url.username == "gantry" && url.password == "s@cret")
+        #expect(url.database == "jobs" && url.sslMode == "require")
+        #expect(!url.description.contains("cret"))
+        let plain = try DatabaseURL("postgresql://u@h/d")
+        #expect(plain.port == 5432 && plain.sslMode == "prefer" && plain.password == nil)
+        for (text, named) in [("mysql://u@h/d", "postgres://"), ("postgres://u@h", "no database"), ("postgres://h/d", "no user"),
+                              ("postgres://u@h/d?sslmode=maybe", "sslmode"), ("postgres://u@h/d?pool=3", "unknown option pool")] {
+            do {
+                _ = try DatabaseURL(text)
+                Issue.record("\(text) was accepted")
+            } catch let error as ConfigurationError {
+                #expect(error.message.contains(named), "\(text): \(error.message)")
+            }
+        }
+    }
+}
+
+extension Sequence {
+    /// `map` with an async transform, one element after the other.
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var results: [T] = []
+        for element in self { results.append(try await transform(element)) }
+        return results
+    }
+}
