@@ -107,7 +107,6 @@ let package = Package(
         .testTarget(name: "GantryCoreTests", dependencies: ["GantryCore"]),
         .testTarget(name: "JobStoreTests", dependencies: [
             "GantrySQLite", "GantryCore", "GantryPostgres",
-            .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
@@ -120,7 +119,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "GantryServerTests", dependencies: [
-            "GantryServer", "GantryCore", "GantryS3", "Egress", "Imaging", "BuiltinFunctions", "Fooocus", "Signing",
+            "GantryServer", "GantryCore", "GantryPostgres", "GantryS3", "Egress", "Imaging", "BuiltinFunctions", "Fooocus", "Signing",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),

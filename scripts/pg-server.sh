@@ -23,7 +23,7 @@ start)
   as_postgres "$PGBIN/initdb" -D "$dir/data" -U postgres --auth=trust --no-sync -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log"
   as_postgres "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -o "-p $port -k $dir -c listen_addresses=127.0.0.1 \
     -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" start >/dev/null
-  echo "export GANTRY_TEST_POSTGRES='postgres://postgres@127.0.0.1:$port/postgres'" >"$dir/env"
+  echo "export GANTRY_TEST_POSTGRES='postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable'" >"$dir/env"
   ;;
 stop)
   if [[ -d "$dir/data" ]]; then as_postgres "$PGBIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true; fi

@@ -14,6 +14,7 @@ enum PostgresSchema {
 
     static let migrations: [(version: Int64, name: String, sql: String)] = [
         (1, "requests, logs, outbox, registrations, queue counts", v1),
+        (2, "shared files", v2),
     ]
 
     /// Applies every migration the database lacks; returns how many ran.
@@ -91,6 +92,15 @@ enum PostgresSchema {
 
     /// Blocks of `seq` numbers in `queue_blocks` (as on SQLite: 256 per block).
     static let blockShift = 8
+
+    /// The cluster's shared secret files (`SharedFileStore`).
+    private static let v2 = """
+        CREATE TABLE shared_files (
+            name text PRIMARY KEY,
+            content bytea NOT NULL,
+            updated_at double precision NOT NULL
+        )
+        """
 
     private static let v1 = """
         CREATE TABLE requests (

@@ -81,6 +81,9 @@ public func buildApplication(
     }
     let registry = try FunctionRegistry.load(functionsDirectory: configuration.functionsDirectory,
                                              schemasDirectory: configuration.schemasDirectory, handlers: handlers)
+    // A cluster's nodes share their secrets through the store; this node publishes or adopts them before reading them.
+    let sharedFiles = store as? any SharedFileStore
+    if let sharedFiles { try await SharedFilesSync.adopt(store: sharedFiles, directory: dataDirectory, logger: logger) }
     let publicURL = PublicURL(configuration.publicURL ?? configuration.derivedPublicURL(port: configuration.port))
     let fetcher = try EgressFetcher(allowEgress: configuration.allowEgress, logger: logger)
     // One secret keys storage tokens, signed upload URLs and the tenant tags in file names.
@@ -153,7 +156,8 @@ public func buildApplication(
         router: router.router, server: server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "gantry",
                              availableConnectionsDelegate: MaximumAvailableConnections(maxConnections, logger: logger)),
-        services: runtime.services + [webhooks],
+        services: runtime.services + [webhooks]
+            + (sharedFiles.map { [SharedFilesSync(store: $0, directory: dataDirectory, interval: .seconds(5), logger: logger)] } ?? []),
         onServerRunning: { channel in
             try? await AcceptBackoff.install(on: channel, logger: logger)
             if configuration.publicURL == nil, let port = channel.localAddress?.port {

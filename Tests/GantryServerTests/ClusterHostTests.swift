@@ -1,0 +1,67 @@
+import Foundation
+import GantryCore
+import GantryPostgres
+@testable import GantryServer
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Testing
+
+/// Two hosts on one PostgreSQL database (`GANTRY_TEST_POSTGRES`): nodes of one cluster.
+@Suite("Two hosts on one PostgreSQL database", .enabled(if: ProcessInfo.processInfo.environment["GANTRY_TEST_POSTGRES"] != nil))
+struct ClusterHostTests {
+    /// A fresh database for the cluster, dropped afterwards.
+    static func withDatabase(_ body: (DatabaseURL) async throws -> Void) async throws {
+        var logger = Logger(label: "cluster-tests")
+        logger.logLevel = .critical
+        let server = try DatabaseURL(ProcessInfo.processInfo.environment["GANTRY_TEST_POSTGRES"] ?? "")
+        let name = "gantry_cluster_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        try await PostgresDatabases.create(name, on: server, logger: logger)
+        do {
+            try await body(server.with(database: name))
+        } catch {
+            try? await PostgresDatabases.drop(name, on: server, logger: logger)
+            throw error
+        }
+        try await PostgresDatabases.drop(name, on: server, logger: logger)
+    }
+
+    static func node(_ url: DatabaseURL) -> HostOptions {
+        var options = HostOptions(store: .postgres(url), apiKeys: storageKeys)
+        options.configure = { $0.dispatcher.rescueAllRunningAtStart = false }
+        return options
+    }
+
+    /// A request submitted through one node is answered, status and result, by the other; a storage token one
+    /// node minted is accepted by the other; both publish the same webhook keys.
+    @Test func nodesShareRequestsAndSecrets() async throws {
+        try await Self.withDatabase { url in
+            try await withHost(Self.node(url)) { a in
+                try await withHost(Self.node(url)) { b in
+                    try await a.application.test(.router) { nodeA in
+                        try await b.application.test(.router) { nodeB in
+                            let submitted = try await nodeA.submit("gantry/echo", #"{"prompt":"across","n":1}"#, headers: apiKey("alice:one"))
+                            let id = try #require(submitted["request_id"]?.stringValue)
+                            _ = try await nodeB.waitForStatus(.string("/queue/gantry/echo/requests/\(id)/status"), "COMPLETED",
+                                                              headers: apiKey("alice:one"))
+                            let result = try await nodeB.send(.get, "/queue/gantry/echo/requests/\(id)", headers: apiKey("alice:one"))
+                            #expect(result.status == .ok, "\(result.text)")
+                            #expect(result.json["prompt"] == "across")
+                            // Another tenant sees nothing, on either node.
+                            #expect(try await nodeB.send(.get, "/queue/gantry/echo/requests/\(id)/status", headers: apiKey("bob:two")).status == .notFound)
+
+                            let token = try await nodeA.storageToken("alice:one")
+                            let uploaded = try await nodeB.uploadFile(Data("shared".utf8), type: "text/plain", auth: bearer(token))
+                            #expect(uploaded.hasPrefix(b.publicURL.string + "/files/"))
+
+                            let jwksA = try await nodeA.send(.get, "/.well-known/jwks.json")
+                            let jwksB = try await nodeB.send(.get, "/.well-known/jwks.json")
+                            #expect(jwksA.status == .ok && jwksA.bytes == jwksB.bytes)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
