@@ -15,6 +15,7 @@ enum PostgresSchema {
     static let migrations: [(version: Int64, name: String, sql: String)] = [
         (1, "requests, logs, outbox, registrations, queue counts", v1),
         (2, "shared files", v2),
+        (3, "change notifications", v3),
     ]
 
     /// Applies every migration the database lacks; returns how many ran.
@@ -92,6 +93,38 @@ enum PostgresSchema {
 
     /// Blocks of `seq` numbers in `queue_blocks` (as on SQLite: 256 per block).
     static let blockShift = 8
+
+    /// The channel every node listens on (`PostgresChangeFeed`).
+    static let changeChannel = "gantry_changes"
+
+    /// Every change a waiter on another node may wait for is announced on `changeChannel`, by the statement that
+    /// makes it, delivered when its transaction commits (PostgreSQL drops duplicates within one transaction). The
+    /// payloads are the keys of the in-process bus (`NotifierKeys`): a request's id when its state, progress, cancel
+    /// flag or logs change; `work:FUNCTION` when a request becomes queued (a submit, a rescue, a release); and
+    /// `owner:OWNER` when a cancel arrives for an attempt leased to that owner. Lease renewals announce nothing.
+    private static let v3 = """
+        CREATE FUNCTION gantry_announce_request() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM pg_notify('\(changeChannel)', NEW.id);
+            IF NEW.state = 'queued' AND (TG_OP = 'INSERT' OR OLD.state <> 'queued') THEN
+                PERFORM pg_notify('\(changeChannel)', 'work:' || NEW.function_id);
+            END IF;
+            IF TG_OP = 'UPDATE' AND NEW.cancel_requested AND NOT OLD.cancel_requested AND NEW.lease_owner IS NOT NULL THEN
+                PERFORM pg_notify('\(changeChannel)', 'owner:' || NEW.lease_owner);
+            END IF;
+            RETURN NULL;
+        END $$;
+        CREATE TRIGGER requests_announce AFTER INSERT OR UPDATE OF state, progress, cancel_requested ON requests
+            FOR EACH ROW EXECUTE FUNCTION gantry_announce_request();
+
+        CREATE FUNCTION gantry_announce_log() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM pg_notify('\(changeChannel)', NEW.request_id);
+            RETURN NULL;
+        END $$;
+        CREATE TRIGGER request_logs_announce AFTER INSERT ON request_logs
+            FOR EACH ROW EXECUTE FUNCTION gantry_announce_log();
+        """
 
     /// The cluster's shared secret files (`SharedFileStore`).
     private static let v2 = """

@@ -26,6 +26,10 @@ public struct Host: Sendable {
     public let files: any FileStore
     public let publicURL: PublicURL
     public let configuration: ServerConfiguration
+    /// The in-process change bus.
+    public let notifier: ChangeNotifier
+    /// The PostgreSQL change feed's state, on a cluster node.
+    public let changeFeed: PostgresChangeFeed.Status?
 
     /// Runs the host until SIGTERM or SIGINT, then shuts it down gracefully. The first thing the shutdown does is
     /// answer the runners' long polls, so the HTTP server's own drain is not held up by them.
@@ -102,6 +106,11 @@ public func buildApplication(
     let runtime = try await QueueRuntime.start(store: store, builtins: registry, environment: environment,
                                                configuration: configuration.dispatcher, runnerTokens: configuration.runnerTokens, logger: logger)
     let queue = runtime.queue
+    // Nodes sharing a PostgreSQL store hear each other's changes through it.
+    let changeFeed = (store as? PostgresJobStore).map { store in
+        PostgresChangeFeed(store: store, publish: { [notifier = runtime.notifier] in notifier.publish($0) },
+                           catchUp: { [notifier = runtime.notifier] in notifier.publishAll() })
+    }
     let webhookKeys = try SigningKeyRing(directory: dataDirectory)
     let webhookEgress = EgressClient(policy: try EgressPolicy(allowingCIDRs: configuration.allowEgress), logger: logger)
     let webhooks = WebhookDispatcher(store: store, transport: EgressWebhookTransport(client: webhookEgress), keys: webhookKeys,
@@ -157,7 +166,8 @@ public func buildApplication(
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "gantry",
                              availableConnectionsDelegate: MaximumAvailableConnections(maxConnections, logger: logger)),
         services: runtime.services + [webhooks]
-            + (sharedFiles.map { [SharedFilesSync(store: $0, directory: dataDirectory, interval: .seconds(5), logger: logger)] } ?? []),
+            + (sharedFiles.map { [SharedFilesSync(store: $0, directory: dataDirectory, interval: .seconds(5), logger: logger)] } ?? [])
+            + (changeFeed.map { [$0] } ?? []),
         onServerRunning: { channel in
             try? await AcceptBackoff.install(on: channel, logger: logger)
             if configuration.publicURL == nil, let port = channel.localAddress?.port {
@@ -167,5 +177,6 @@ public func buildApplication(
                                                 "max_connections": "\(maxConnections)"])
         },
         logger: logger)
-    return Host(application: application, queue: queue, runners: runtime.runners, drain: runtime.drain, store: store, files: files, publicURL: publicURL, configuration: configuration)
+    return Host(application: application, queue: queue, runners: runtime.runners, drain: runtime.drain, store: store, files: files,
+                publicURL: publicURL, configuration: configuration, notifier: runtime.notifier, changeFeed: changeFeed?.status)
 }

@@ -64,4 +64,42 @@ struct ClusterHostTests {
             }
         }
     }
+
+    /// A change one node makes wakes a waiter on the other through the change feed: a cancel, a new queued request
+    /// (the other node's idle dispatcher) and a log line. The waits are long (30 s) and re-read nothing, so only the
+    /// feed can end them.
+    @Test func changesOnOneNodeWakeWaitersOnAnother() async throws {
+        try await Self.withDatabase { url in
+            try await withHost(Self.node(url)) { a in
+                try await withHost(Self.node(url)) { b in
+                    try await a.application.test(.router) { _ in
+                        try await b.application.test(.router) { _ in
+                            let feed = try #require(b.changeFeed)
+                            #expect(await eventually { feed.isListening })
+                            // A request of a function no node serves stays queued until something moves it.
+                            let inserted = try await a.store.requestInsert(RequestInsertParams(
+                                id: "cluster-wait", tenant: "alice", functionID: "nobody/serves", input: Data("{}".utf8),
+                                maxAttempts: 1, createdAt: Date()))
+                            #expect(inserted.record.state == .queued)
+
+                            let logged = b.notifier.subscribe(NotifierKeys.request("cluster-wait"))
+                            try await a.store.logAppend(requestID: "cluster-wait", entries: [LogEntry(message: "hello", timestamp: Date())])
+                            #expect(await logged.wait(timeout: .seconds(30)))
+
+                            let work = b.notifier.subscribe(NotifierKeys.work("nobody/serves"))
+                            _ = try await a.store.requestInsert(RequestInsertParams(
+                                id: "cluster-work", tenant: "alice", functionID: "nobody/serves", input: Data("{}".utf8),
+                                maxAttempts: 1, createdAt: Date()))
+                            #expect(await work.wait(timeout: .seconds(30)))
+
+                            let cancelled = b.notifier.subscribe(NotifierKeys.request("cluster-wait"))
+                            #expect(try await a.queue.cancel(id: "cluster-wait", tenant: "alice") == .cancelled)
+                            #expect(await cancelled.wait(timeout: .seconds(30)))
+                            #expect(try await b.queue.get(id: "cluster-wait", tenant: "alice")?.state == .cancelled)
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

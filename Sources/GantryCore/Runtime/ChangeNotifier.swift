@@ -33,6 +33,16 @@ public final class ChangeNotifier: @unchecked Sendable {
         }
     }
 
+    /// Signals every current subscriber, whatever its keys: for changes that may have been missed (a cluster's
+    /// change feed reconnecting), each waiter re-reads what it waits on.
+    public func publishAll() {
+        let fired = lock.withLock {
+            defer { subscriptions.removeAll() }
+            return subscriptions.values.flatMap(\.values)
+        }
+        for subscription in fired { subscription.publishFired() }
+    }
+
     fileprivate func remove(_ subscription: Subscription) {
         lock.withLock {
             for key in subscription.keys {

@@ -14,6 +14,9 @@ public struct QueueRuntime: Sendable {
     public let drain: DrainSignal
     /// The long-running parts, in start order: executor (deadlines), dispatcher, sweeper, runner gateway.
     public let services: [any Service]
+    /// The in-process change bus every waiter subscribes to; a cluster's change feed publishes other nodes'
+    /// changes on it.
+    public let notifier: ChangeNotifier
 
     /// Builds the runtime over `store`, installs the runner functions a previous run registered, and rescues what a
     /// previous process left running, before anything claims.
@@ -39,6 +42,7 @@ public struct QueueRuntime: Sendable {
         try await sweeper.recoverAtStart()
         let queue = RequestQueue(store: store, catalog: catalog, notifier: notifier, dispatcher: dispatcher, executor: executor,
                                  partials: partials, runners: directory, drain: drain, configuration: configuration, logger: logger)
-        return QueueRuntime(queue: queue, runners: runners, drain: drain, services: [executor, dispatcher, sweeper, runners])
+        return QueueRuntime(queue: queue, runners: runners, drain: drain, services: [executor, dispatcher, sweeper, runners],
+                            notifier: notifier)
     }
 }
