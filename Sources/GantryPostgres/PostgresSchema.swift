@@ -16,6 +16,7 @@ enum PostgresSchema {
         (1, "requests, logs, outbox, registrations, queue counts", v1),
         (2, "shared files", v2),
         (3, "change notifications", v3),
+        (4, "leaders", v4),
     ]
 
     /// Applies every migration the database lacks; returns how many ran.
@@ -93,6 +94,15 @@ enum PostgresSchema {
 
     /// Blocks of `seq` numbers in `queue_blocks` (as on SQLite: 256 per block).
     static let blockShift = 8
+
+    /// Leadership leases (`LeaderElection`). Unlogged: a leader row is worthless after a database crash anyway.
+    private static let v4 = """
+        CREATE UNLOGGED TABLE gantry_leaders (
+            name text PRIMARY KEY,
+            owner text NOT NULL,
+            expires_at double precision NOT NULL
+        )
+        """
 
     /// The channel every node listens on (`PostgresChangeFeed`).
     static let changeChannel = "gantry_changes"

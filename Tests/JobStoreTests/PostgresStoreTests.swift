@@ -50,6 +50,28 @@ struct PostgresStoreTests {
         }
     }
 
+    /// One node leads at a time; the leader renews; a lease that expired, or one given up, passes to another node.
+    @Test func leadershipIsExclusiveAndPassesOn() async throws {
+        try await TestPostgres.withDatabase { url in
+            let a = try await PostgresJobStore.open(url: url, logger: TestPostgres.logger)
+            let b = try await PostgresJobStore.open(url: url, logger: TestPostgres.logger)
+            defer { a.close(); b.close() }
+            #expect(try await a.leaderAcquire(name: "maintenance", owner: "a", duration: 30))
+            #expect(try await !b.leaderAcquire(name: "maintenance", owner: "b", duration: 30))
+            #expect(try await a.leaderAcquire(name: "maintenance", owner: "a", duration: 30))
+            #expect(try await b.leaderAcquire(name: "other", owner: "b", duration: 30))
+            try await b.leaderRelease(name: "maintenance", owner: "b")  // not b's to give up
+            #expect(try await !b.leaderAcquire(name: "maintenance", owner: "b", duration: 30))
+            try await a.leaderRelease(name: "maintenance", owner: "a")
+            #expect(try await b.leaderAcquire(name: "maintenance", owner: "b", duration: 0.2))
+            #expect(try await !a.leaderAcquire(name: "maintenance", owner: "a", duration: 30))
+            // b stops renewing: once its lease has run out, a takes over.
+            let took = await eventuallyTrue { try await a.leaderAcquire(name: "maintenance", owner: "a", duration: 30) }
+            #expect(took)
+            #expect(try await !b.leaderAcquire(name: "maintenance", owner: "b", duration: 30))
+        }
+    }
+
     /// A database that does not answer fails a call after the store's timeout instead of hanging it.
     @Test func unreachableDatabaseFailsInsteadOfHanging() async throws {
         let closed = try DatabaseURL("postgres://nobody@127.0.0.1:1/none?sslmode=disable")
@@ -78,6 +100,16 @@ struct PostgresStoreTests {
             }
         }
     }
+}
+
+/// Polls `condition` (every 20 ms, for at most 10 s) until it holds.
+func eventuallyTrue(_ condition: () async throws -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + .seconds(10)
+    while ContinuousClock.now < deadline {
+        if (try? await condition()) == true { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return false
 }
 
 extension Sequence {

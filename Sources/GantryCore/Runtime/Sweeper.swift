@@ -26,10 +26,29 @@ public final class Sweeper: Service, Sendable {
         await report(rescued)
     }
 
+    /// The leadership the sweeper needs on a shared store (see `LeaderElection`).
+    static let leadership = "maintenance"
+
     public func run() async throws {
         var lastPrune = Date.distantPast
+        var leading = false
+        defer { Gauge(label: "gantry_maintenance_leader").record(0) }
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
+                // On a shared store only the leader sweeps; the lease outlives a few sweeps, so a leader that stops
+                // is replaced within about `leaderLease` seconds.
+                if let election = store as? any LeaderElection {
+                    let leads = try await election.leaderAcquire(name: Self.leadership, owner: configuration.owner, duration: leaderLease)
+                    if leads != leading {
+                        logger.notice(leads ? "this node now runs the cluster's maintenance" : "another node runs the cluster's maintenance")
+                        Gauge(label: "gantry_maintenance_leader").record(leads ? 1 : 0)
+                        leading = leads
+                    }
+                    guard leads else {
+                        try? await gracefulShutdown(sleeping: configuration.sweepInterval)
+                        continue
+                    }
+                }
                 try await sweepOnce()
                 if configuration.now().timeIntervalSince(lastPrune) > 60 {
                     lastPrune = configuration.now()
@@ -41,7 +60,13 @@ public final class Sweeper: Service, Sendable {
             }
             try? await gracefulShutdown(sleeping: configuration.sweepInterval)
         }
+        if leading, let election = store as? any LeaderElection {
+            try? await election.leaderRelease(name: Self.leadership, owner: configuration.owner)
+        }
     }
+
+    /// How long a maintenance lease lasts: several sweep intervals, and at least 10 s.
+    var leaderLease: TimeInterval { max(10, configuration.sweepInterval * 5) }
 
     /// One pass: rescue expired leases and expire overdue queued requests.
     public func sweepOnce() async throws {
