@@ -27,10 +27,9 @@ struct SharedFilesSync: Service {
             let local = directory.appendingPathComponent(name)
             let offered = try FileManager.default.contents(atPath: local.path) ?? fresh(name)
             let shared = try await store.sharedFileInsertIfAbsent(name: name, content: offered)
-            if shared != FileManager.default.contents(atPath: local.path) {
-                try SecretFile.write(shared, to: local)
-                logger.notice("took the cluster's copy of a shared secret file", metadata: ["file": "\(name)"])
-            }
+            if shared != FileManager.default.contents(atPath: local.path) { try SecretFile.write(shared, to: local) }
+            logger.notice(shared == offered ? "this node's copy of a shared secret file is the cluster's"
+                                            : "took the cluster's copy of a shared secret file", metadata: ["file": "\(name)"])
         }
     }
 
