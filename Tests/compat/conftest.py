@@ -61,7 +61,7 @@ class GantryServer:
                  schemas_dir: Path | None = None, tls: TLSFiles | None = None, api_keys: str | None = None,
                  allow_egress: list[str] | None = None, max_body_bytes: int | None = None,
                  extra_args: list[str] | None = None, runner_tokens: str | None = None,
-                 binary: Path | None = None, wrapper: list[str] | None = None):
+                 binary: Path | None = None, wrapper: list[str] | None = None, extra_env: dict[str, str] | None = None):
         self.name = name
         self.binary = binary or gantry_binary()
         self.wrapper = wrapper or []  # e.g. ["prlimit", "--nofile=256:256"]: execs the server in the same process
@@ -75,6 +75,7 @@ class GantryServer:
         self.max_body_bytes = max_body_bytes
         self.extra_args = extra_args or []
         self.runner_tokens = runner_tokens
+        self.extra_env = extra_env or {}
         self.stderr_path = workdir / "stderr.log"
         self.stdout_path = workdir / "stdout.log"
         self.port: int | None = None
@@ -129,6 +130,7 @@ class GantryServer:
             env["GANTRY_API_KEYS"] = self.api_keys
         if self.runner_tokens:
             env["GANTRY_RUNNER_TOKENS"] = self.runner_tokens
+        env.update(self.extra_env)
         return env
 
     def start(self, port: int | None = None) -> "GantryServer":
