@@ -38,17 +38,8 @@ extension PostgresJobStore {
     private func claim(_ connection: PostgresConnection, function: String, limit: Int, now: Double, expires: Double, owner: String)
         async throws -> [(Int64, RequestRecord)]
     {
-        try await connection.rows("""
-            WITH head AS (
-                SELECT seq FROM requests
-                WHERE function_id = \(function) AND state = 'queued' AND (start_deadline IS NULL OR start_deadline >= \(now))
-                ORDER BY priority, seq LIMIT \(limit)
-                FOR UPDATE SKIP LOCKED)
-            UPDATE requests AS r
-            SET state = 'running', attempt = attempt + 1, started_at = \(now), lease_owner = \(owner), lease_expires_at = \(expires)
-            FROM head WHERE r.seq = head.seq AND r.state = 'queued'
-            RETURNING \(unescaped: Self.claimedColumns)
-            """, logger: logger).map { row in
+        try await Self.run(ClaimStatement(function: function, now: now, limit: limit, owner: owner, expires: expires),
+                           on: connection, logger: logger).map { row in
             (try row.makeRandomAccess()[22].decode(Int64.self), try PostgresRows.request(row))
         }
     }
@@ -93,14 +84,8 @@ extension PostgresJobStore {
         _ fence: LeaseFence, _ state: RequestState, _ result: RequestResult, message: String?, type: String?,
         _ inferenceTime: Double?, _ now: Date
     ) async throws -> Bool {
-        try await !rows("""
-            UPDATE requests
-            SET state = \(state.rawValue), result_status = \(result.status), result_body = \(result.body), error_message = \(message),
-                error_type = \(type), inference_time = \(inferenceTime), finished_at = \(now.unixSeconds), lease_owner = NULL,
-                lease_expires_at = NULL
-            WHERE id = \(fence.requestID) AND state = 'running' AND attempt = \(fence.attempt) AND lease_owner = \(fence.owner)
-            RETURNING 1
-            """, "finish").isEmpty
+        try await !run(FinishStatement(fence: fence, state: state, result: result, message: message, type: type,
+                                       inferenceTime: inferenceTime, now: now.unixSeconds), "finish").isEmpty
     }
 
     public func requestCancel(id: String, now: Date) async throws -> CancelOutcome {

@@ -4,46 +4,18 @@ import PostgresNIO
 
 /// Submits, reads, counts, progress, logs and retention.
 extension PostgresJobStore {
+    /// One statement: the count of queued requests ahead, the request (stored claimed when a claim was asked for and
+    /// nothing is ahead), and its webhook outbox row — one round trip and one implicit transaction.
     public func requestInsert(_ params: RequestInsertParams) async throws -> InsertedRequest {
         let direct = params.claimIfFirst
-        let (position, claimed) = try await transaction("insert") { connection -> (Int, Bool) in
-            let lane = try await connection.rows("""
-                SELECT COALESCE(SUM(queued), 0)::bigint FROM queue_lanes WHERE function_id = \(params.functionID) AND priority <= \(params.priority.rawValue)
-                """, logger: self.logger)
-            let ahead = try lane.first?.decode(Int.self) ?? 0
-            // Nothing would be claimed before it: store it claimed, as a claim right after the insert would.
-            let claimNow = direct != nil && ahead == 0
-            let created = params.createdAt.unixSeconds
-            do {
-                if claimNow, let direct {
-                    try await connection.rows("""
-                        INSERT INTO requests (id, tenant, function_id, input, state, priority, attempt, max_attempts, created_at,
-                            start_deadline, webhook_url, started_at, lease_owner, lease_expires_at)
-                        VALUES (\(params.id), \(params.tenant), \(params.functionID), \(params.input), 'running', \(params.priority.rawValue),
-                            1, \(params.maxAttempts), \(created), \(params.startDeadline?.unixSeconds), \(params.webhookURL), \(created),
-                            \(direct.owner), \(params.createdAt.addingTimeInterval(direct.leaseDuration).unixSeconds))
-                        """, logger: self.logger)
-                } else {
-                    try await connection.rows("""
-                        INSERT INTO requests (id, tenant, function_id, input, state, priority, attempt, max_attempts, created_at,
-                            start_deadline, webhook_url)
-                        VALUES (\(params.id), \(params.tenant), \(params.functionID), \(params.input), 'queued', \(params.priority.rawValue),
-                            0, \(params.maxAttempts), \(created), \(params.startDeadline?.unixSeconds), \(params.webhookURL))
-                        """, logger: self.logger)
-                }
-            } catch let error as PSQLError where Self.sqlState(error) == "23505" {
-                throw StoreError.duplicate(params.id)
-            }
-            // The outbox row is part of the submit: same transaction.
-            if let url = params.webhookURL {
-                try await connection.rows("""
-                    INSERT INTO webhook_deliveries (request_id, tenant, url, host, format, state, created_at)
-                    VALUES (\(params.id), \(params.tenant), \(url), \(WebhookDelivery.hostKey(for: url)), \(params.webhookFormat.rawValue),
-                        'waiting', \(created))
-                    """, logger: self.logger)
-            }
-            return (ahead, claimNow)
+        let stored: [PostgresRow]
+        do {
+            stored = try await run(InsertRequestStatement(params: params), "insert")
+        } catch let error as PSQLError where Self.sqlState(error) == "23505" {
+            throw StoreError.duplicate(params.id)
         }
+        guard let row = stored.first else { throw StoreError.corrupt("the insert of \(params.id) returned nothing") }
+        let (position, claimed) = try row.decode((Int, Bool).self)
         var record = RequestRecord(
             id: params.id, tenant: params.tenant, functionID: params.functionID, input: params.input,
             priority: params.priority, maxAttempts: params.maxAttempts, createdAt: params.createdAt,
@@ -56,24 +28,17 @@ extension PostgresJobStore {
     }
 
     public func requestGet(id: String) async throws -> RequestRecord? {
-        try await rows("SELECT \(unescaped: PostgresRows.requestColumns) FROM requests WHERE id = \(id)", "get")
-            .first.map(PostgresRows.request)
+        try await run(GetRequestStatement(id: id), "get").first.map(PostgresRows.request)
     }
 
-    /// More urgent lanes, then this lane's blocks before the request's own, then the queued requests of its own block
-    /// ahead of it (at most 255 index entries), as on SQLite.
+    /// Counted on the claim index (`requests_claim`: queued requests by function, priority, seq): the requests of
+    /// the function that a claim would take first. The cost grows with the depth ahead (an index-only range scan);
+    /// see `PostgresSchema` for why there are no counters.
     public func requestQueuePosition(id: String) async throws -> Int? {
-        let shift = PostgresSchema.blockShift
-        return try await rows("""
-            SELECT (
-                (SELECT COALESCE(SUM(queued), 0) FROM queue_lanes
-                    WHERE function_id = this.function_id AND priority < this.priority)
-              + (SELECT COALESCE(SUM(queued), 0) FROM queue_blocks
-                    WHERE function_id = this.function_id AND priority = this.priority AND block < this.seq >> \(unescaped: String(shift)))
-              + (SELECT COUNT(*) FROM requests AS ahead
-                    WHERE ahead.function_id = this.function_id AND ahead.state = 'queued' AND ahead.priority = this.priority
-                        AND ahead.seq >= (this.seq >> \(unescaped: String(shift))) << \(unescaped: String(shift)) AND ahead.seq < this.seq)
-            )::bigint
+        try await rows("""
+            SELECT (SELECT count(*) FROM requests AS ahead
+                    WHERE ahead.function_id = this.function_id AND ahead.state = 'queued'
+                        AND (ahead.priority, ahead.seq) < (this.priority, this.seq))
             FROM requests AS this WHERE this.id = \(id) AND this.state = 'queued'
             """, "queue position").first?.decode(Int.self)
     }
