@@ -126,6 +126,8 @@ final class TransferState: @unchecked Sendable {
     let checkedAddresses: [IPAddress]
     let maxBytes: Int
     let stopAfterNon2xxHeaders: Bool
+    /// A HEAD reply's Content-Length describes a body that never comes: it is not held to `maxBytes`.
+    let headOnly: Bool
     let counter: ByteCounter
 
     var status = 0
@@ -141,6 +143,7 @@ final class TransferState: @unchecked Sendable {
         checkedAddresses = request.checkedAddresses
         maxBytes = request.maxBytes
         stopAfterNon2xxHeaders = request.stopAfterNon2xxHeaders
+        headOnly = request.method.uppercased() == "HEAD"
         self.counter = counter
     }
 

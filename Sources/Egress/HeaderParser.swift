@@ -35,6 +35,7 @@ enum HeaderParser {
             state.stoppedAfterHeaders = true
             return false
         }
+        if state.headOnly { return true }
         let declared = state.headers.first { $0.name.lowercased() == "content-length" }?.value
         if let declared, let size = Int(declared), size > state.maxBytes {
             state.declaredTooLarge = size

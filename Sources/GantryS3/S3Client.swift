@@ -53,8 +53,9 @@ struct S3Client: Sendable {
         ]
         headers += extra
         let signed = signer.sign(.init(method: method, path: path, query: query, headers: headers, payloadHash: payloadHash), at: now)
-        // curl writes its own Host line from the URL; the signed value is the same authority.
-        var sent = headers.filter { $0.name != "host" }
+        // The Host line goes as signed: curl would otherwise write its own from the URL, which it may respell (it
+        // shortens IPv6 literals, for one).
+        var sent = headers.map { $0.name == "host" ? ("Host", $0.value) : $0 }
         sent.append(("Authorization", signed.authorization))
         let queryText = query.isEmpty ? "" : "?" + SigV4Signer.canonicalQueryString(query)
         let url = "\(location.scheme)://\(location.authority)\(path)\(queryText)"

@@ -110,7 +110,11 @@ public struct S3FileStore: FileStore {
             }
             try checkConditional(completed, key: key, operation: "complete multipart")
         } catch {
-            let aborted = try? await send("DELETE", key: key, query: [("uploadId", uploadID)], operation: "abort multipart \(key)")
+            // Detached: a cancelled upload (shutdown, a timeout) must still abort, and the egress gate refuses to
+            // start requests for a cancelled task.
+            let aborted = await Task.detached { [self] in
+                try? await send("DELETE", key: key, query: [("uploadId", uploadID)], operation: "abort multipart \(key)")
+            }.value
             if aborted.map({ $0.status != 204 && $0.status != 200 && $0.status != 404 }) ?? true {
                 logger?.warning("could not abort a failed multipart upload; its parts stay until the bucket's lifecycle removes them",
                                 metadata: ["key": "\(key)", "upload": "\(uploadID)"])
@@ -131,10 +135,11 @@ public struct S3FileStore: FileStore {
         }
     }
 
-    /// 200 is done; 412 (or S3's `PreconditionFailed`) means the key was taken.
+    /// 200 is done; 412 (S3's `PreconditionFailed`) means the key was taken. A 409 (another conditional write to
+    /// the key is in flight) is not "exists": that write may still fail, so it is an I/O error the caller reports.
     private func checkConditional(_ reply: HTTPReply, key: String, operation: String) throws {
         if reply.status == 200 { return }
-        if reply.status == 412 || reply.status == 409 { throw FileStoreError(.exists, "a file already exists under \(key)") }
+        if reply.status == 412 { throw FileStoreError(.exists, "a file already exists under \(key)") }
         throw io(client.failure(reply, "\(operation) \(key)"))
     }
 

@@ -22,6 +22,8 @@ struct FileRangeTests {
         ("bytes=a-3", nil, .whole),
         ("bytes=0-3", "\"other\"", .whole),
         ("bytes=0-3", "\"etag\"", .part(0..<4)),
+        ("bytes=0-99999999999999999999", nil, .part(0..<10)),
+        ("bytes=99999999999999999999-", nil, .unsatisfiable),
     ] as [(String, String?, ByteRange)])
     func forms(_ header: String, _ ifRange: String?, _ expected: ByteRange) {
         #expect(ByteRange.select(header, ifRange: ifRange, etag: "\"etag\"", size: 10) == expected)

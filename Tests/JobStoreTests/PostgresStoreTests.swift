@@ -63,7 +63,7 @@ struct PostgresStoreTests {
             try await b.leaderRelease(name: "maintenance", owner: "b")  // not b's to give up
             #expect(try await !b.leaderAcquire(name: "maintenance", owner: "b", duration: 30))
             try await a.leaderRelease(name: "maintenance", owner: "a")
-            #expect(try await b.leaderAcquire(name: "maintenance", owner: "b", duration: 0.2))
+            #expect(try await b.leaderAcquire(name: "maintenance", owner: "b", duration: 5))
             #expect(try await !a.leaderAcquire(name: "maintenance", owner: "a", duration: 30))
             // b stops renewing: once its lease has run out, a takes over.
             let took = await eventuallyTrue { try await a.leaderAcquire(name: "maintenance", owner: "a", duration: 30) }
@@ -102,9 +102,9 @@ struct PostgresStoreTests {
     }
 }
 
-/// Polls `condition` (every 20 ms, for at most 10 s) until it holds.
+/// Polls `condition` (every 20 ms, for at most 30 s) until it holds.
 func eventuallyTrue(_ condition: () async throws -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + .seconds(10)
+    let deadline = ContinuousClock.now + .seconds(30)
     while ContinuousClock.now < deadline {
         if (try? await condition()) == true { return true }
         try? await Task.sleep(for: .milliseconds(20))

@@ -10,7 +10,8 @@ import Synchronization
 /// instead of after the body is written. Hummingbird's version wraps every body in a post-write closure, which
 /// turns a one-buffer response into a head write and a body write: two flushes, two `write` calls and an extra
 /// hop through the channel's writer for every request. The duration here is therefore the time to produce the
-/// response, not to send it; a streamed body's own time is not included.
+/// response, not to send it; a streamed body's own time is not included, and a request counts as active until its
+/// route returns (a status stream or a large download stops counting when its body starts).
 struct HTTPMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     private let series = SeriesCache()
 
@@ -51,7 +52,9 @@ private final class SeriesCache: Sendable {
             let dimensions = [("http.route", key.route), ("http.request.method", key.method.rawValue),
                               ("http.response.status_code", String(key.status))]
             requests = Counter(label: "hb.requests", dimensions: dimensions)
-            errors = Counter(label: "hb.request.errors", dimensions: dimensions)
+            // As Hummingbird labels it: the status under `error.type`.
+            errors = Counter(label: "hb.request.errors", dimensions: [("http.route", key.route), ("http.request.method", key.method.rawValue),
+                                                                     ("error.type", String(key.status))])
             duration = Timer(label: "http.server.request.duration", dimensions: dimensions, preferredDisplayUnit: .seconds)
         }
 

@@ -108,7 +108,11 @@ enum ByteRange: Equatable {
         let parts = spec.dropFirst(6).split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
         guard parts.count == 2 else { return .whole }
         let (first, last) = (parts[0].trimmingCharacters(in: .whitespaces), parts[1].trimmingCharacters(in: .whitespaces))
-        func number(_ text: String) -> Int? { text.allSatisfy(\.isASCII) ? Int(text).flatMap { $0 >= 0 ? $0 : nil } : nil }
+        // All digits but too many for an Int: past any file's end.
+        func number(_ text: String) -> Int? {
+            guard !text.isEmpty, text.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+            return Int(text) ?? Int.max
+        }
         if first.isEmpty {
             guard let suffix = number(last) else { return .whole }
             guard suffix > 0, size > 0 else { return .unsatisfiable }
