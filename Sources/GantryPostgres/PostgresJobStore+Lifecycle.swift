@@ -88,18 +88,23 @@ extension PostgresJobStore {
                                        inferenceTime: inferenceTime, now: now.unixSeconds), "finish").isEmpty
     }
 
+    /// The row is locked first, so the state it branches on cannot change under it (a release or rescue committing
+    /// between two statements would otherwise make a live request read as finished).
     public func requestCancel(id: String, now: Date) async throws -> CancelOutcome {
         let now = now.unixSeconds
         return try await transaction("cancel") { connection in
-            if try await !connection.rows("""
-                UPDATE requests SET state = 'cancelled', finished_at = \(now) WHERE id = \(id) AND state = 'queued' RETURNING 1
-                """, logger: self.logger).isEmpty { return .cancelled }
-            if try await !connection.rows("""
-                UPDATE requests SET cancel_requested = true WHERE id = \(id) AND state = 'running' RETURNING 1
-                """, logger: self.logger).isEmpty { return .cancelRequested }
-            // Neither queued nor running: terminal, or unknown. (A request cannot leave a terminal state.)
-            let exists = try await !connection.rows("SELECT 1 FROM requests WHERE id = \(id)", logger: self.logger).isEmpty
-            return exists ? .alreadyCompleted : .notFound
+            guard let state = try await connection.rows("SELECT state FROM requests WHERE id = \(id) FOR UPDATE", logger: self.logger)
+                .first?.decode(String.self) else { return .notFound }
+            switch state {
+            case "queued":
+                try await connection.rows("UPDATE requests SET state = 'cancelled', finished_at = \(now) WHERE id = \(id)", logger: self.logger)
+                return .cancelled
+            case "running":
+                try await connection.rows("UPDATE requests SET cancel_requested = true WHERE id = \(id)", logger: self.logger)
+                return .cancelRequested
+            default:
+                return .alreadyCompleted
+            }
         }
     }
 

@@ -61,21 +61,29 @@ extension PostgresJobStore {
         try await rows("UPDATE requests SET progress = \(clamped) WHERE id = \(id) AND state = 'running' AND attempt = \(attempt)", "progress")
     }
 
+    /// In batches of 1,000, each its own transaction, so a large backlog (after downtime, or a shortened retention)
+    /// never holds locks on millions of rows or outlives the leader's lease in one statement.
     public func requestPrune(finishedBefore: Date) async throws -> Int {
         let before = finishedBefore.unixSeconds
-        return try await transaction("prune") { connection in
-            // A delivery still being attempted keeps its request (the webhook body is built from it).
-            let doomed = try await connection.rows("""
-                SELECT id FROM requests
-                WHERE finished_at < \(before) AND state IN ('succeeded', 'failed', 'cancelled', 'expired')
-                    AND id NOT IN (SELECT request_id FROM webhook_deliveries WHERE state = 'pending')
-                FOR UPDATE
-                """, logger: self.logger).map { try $0.decode(String.self) }
-            guard !doomed.isEmpty else { return 0 }
-            try await connection.rows("DELETE FROM request_logs WHERE request_id = ANY(\(doomed))", logger: self.logger)
-            try await connection.rows("DELETE FROM webhook_deliveries WHERE request_id = ANY(\(doomed))", logger: self.logger)
-            try await connection.rows("DELETE FROM requests WHERE id = ANY(\(doomed))", logger: self.logger)
-            return doomed.count
+        var total = 0
+        while true {
+            let pruned = try await transaction("prune") { connection in
+                // A delivery still being attempted keeps its request (the webhook body is built from it).
+                let doomed = try await connection.rows("""
+                    SELECT id FROM requests
+                    WHERE finished_at < \(before) AND state IN ('succeeded', 'failed', 'cancelled', 'expired')
+                        AND id NOT IN (SELECT request_id FROM webhook_deliveries WHERE state = 'pending')
+                    LIMIT 1000
+                    FOR UPDATE SKIP LOCKED
+                    """, logger: self.logger).map { try $0.decode(String.self) }
+                guard !doomed.isEmpty else { return 0 }
+                try await connection.rows("DELETE FROM request_logs WHERE request_id = ANY(\(doomed))", logger: self.logger)
+                try await connection.rows("DELETE FROM webhook_deliveries WHERE request_id = ANY(\(doomed))", logger: self.logger)
+                try await connection.rows("DELETE FROM requests WHERE id = ANY(\(doomed))", logger: self.logger)
+                return doomed.count
+            }
+            total += pruned
+            if pruned < 1000 { return total }
         }
     }
 
@@ -86,11 +94,12 @@ extension PostgresJobStore {
         }
     }
 
-    /// Appends log lines inside the caller's transaction. The request row is locked first, so two appends to one
+    /// Appends log lines inside the caller's transaction. A per-request advisory lock makes two appends to one
     /// request number their lines one after the other.
     static func appendLogs(_ connection: PostgresConnection, requestID: String, entries: [LogEntry], logger: Logger) async throws {
         // A late worker may log after retention pruned its request; those lines would never be deleted.
-        guard try await !connection.rows("SELECT 1 FROM requests WHERE id = \(requestID) FOR SHARE", logger: logger).isEmpty else { return }
+        // KEY SHARE keeps prune from deleting the request meanwhile without waiting on (or blocking) its updates.
+        guard try await !connection.rows("SELECT 1 FROM requests WHERE id = \(requestID) FOR KEY SHARE", logger: logger).isEmpty else { return }
         try await connection.rows("SELECT pg_advisory_xact_lock(hashtextextended(\(requestID), 0))", logger: logger)
         let last = try await connection.rows("SELECT COALESCE(MAX(seq), 0)::bigint FROM request_logs WHERE request_id = \(requestID)",
                                              logger: logger).first?.decode(Int.self) ?? 0

@@ -5,8 +5,10 @@ import PostgresNIO
 /// Lease rescue: running attempts whose lease expired go back to `queued`, or end `failed` once their attempts are
 /// used up; one whose request a client cancelled ends `cancelled`. Candidates are read, then each is moved by a
 /// statement that re-checks state, attempt and expiry, so an attempt that finished, was released or renewed its
-/// lease meanwhile (on any node) is skipped, never overwritten. `requestRescue` runs both halves in one
-/// transaction; they are separate methods so tests can interleave writes, as another node could.
+/// lease meanwhile (on any node) is skipped, never overwritten. In one transaction (`requestRescue`) the candidates
+/// are locked as they are read (`SKIP LOCKED`: a row another transaction holds, a heartbeat say, is alive), so a
+/// cancel cannot slip between the two halves. They are separate methods so tests can interleave writes, as another
+/// node could.
 extension PostgresJobStore {
     /// A running attempt seen by the first half of a rescue.
     struct RescueCandidate: Sendable, Equatable {
@@ -37,10 +39,12 @@ extension PostgresJobStore {
         let rows = try await (params.includeUnexpiredLeases
             ? connection.rows("""
                 SELECT seq, id, function_id, attempt, max_attempts, lease_owner, lease_expires_at FROM requests WHERE state = 'running'
+                FOR UPDATE SKIP LOCKED
                 """, logger: logger)
             : connection.rows("""
                 SELECT seq, id, function_id, attempt, max_attempts, lease_owner, lease_expires_at FROM requests
                 WHERE state = 'running' AND lease_expires_at < \(now)
+                FOR UPDATE SKIP LOCKED
                 """, logger: logger))
         return try rows.map { row -> (seq: Int64, owner: String?, expires: Date?, candidate: RescueCandidate) in
             let r = row.makeRandomAccess()

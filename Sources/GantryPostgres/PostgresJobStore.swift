@@ -30,7 +30,9 @@ public final class PostgresJobStore: JobStore {
     /// Connects, applies missing migrations (under an advisory lock: nodes may start together), and returns the store.
     public static func open(url: DatabaseURL, maximumConnections: Int = 16, callTimeout: Duration = .seconds(30),
                             logger: Logger) async throws -> PostgresJobStore {
-        let client = PostgresClient(configuration: try url.clientConfiguration(maximumConnections: maximumConnections),
+        // The server gives up on a statement a little before the caller does.
+        let client = PostgresClient(configuration: try url.clientConfiguration(maximumConnections: maximumConnections,
+                                                                                statementTimeout: callTimeout - .seconds(1)),
                                     backgroundLogger: logger)
         let store = PostgresJobStore(client: client, logger: logger, callTimeout: callTimeout)
         do {
@@ -59,7 +61,9 @@ public final class PostgresJobStore: JobStore {
 
     // MARK: - Running statements
 
-    /// Runs `body`, failing with `StoreError.unavailable` when it takes longer than `callTimeout`.
+    /// Runs `body`, failing with `StoreError.unavailable` when it takes longer than `callTimeout`. A statement already
+    /// sent is not interrupted by this (postgres-nio waits for its answer); the server's own statement and lock
+    /// timeouts, set a second shorter on every connection, end it.
     func bounded<T: Sendable>(_ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await body() }

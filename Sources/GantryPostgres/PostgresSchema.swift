@@ -107,33 +107,40 @@ enum PostgresSchema {
     /// The channel every node listens on (`PostgresChangeFeed`).
     static let changeChannel = "gantry_changes"
 
-    /// Every change a waiter on another node may wait for is announced on `changeChannel`, by the statement that
-    /// makes it, delivered when its transaction commits (PostgreSQL drops duplicates within one transaction). The
-    /// payloads are the keys of the in-process bus (`NotifierKeys`): a request's id when its state, progress, cancel
-    /// flag or logs change; `work:FUNCTION` when a request becomes queued (a submit, a rescue, a release); and
-    /// `owner:OWNER` when a cancel arrives for an attempt leased to that owner. Lease renewals announce nothing.
+    /// The changes a waiter on another node needs are announced on `changeChannel` by the statement that makes them,
+    /// delivered when its transaction commits (PostgreSQL drops duplicates within one transaction). The payloads are
+    /// the keys of the in-process bus (`NotifierKeys`): a request's id when it ends (sync waits, status streams and
+    /// webhooks wait for that); `work:FUNCTION` when a request becomes queued (a submit that was not claimed at once,
+    /// a rescue, a release); `owner:OWNER` when a cancel arrives for an attempt leased to that owner; `catalog` when a
+    /// runner function is registered or removed.
+    ///
+    /// Deliberately not announced: claims, progress, log lines and lease renewals. A transaction that notifies takes
+    /// a database-wide lock from its commit until it is flushed, so every notification serializes commits across the
+    /// cluster; the rest is seen by a waiter's own re-read, at least once a second.
     private static let v3 = """
         CREATE FUNCTION gantry_announce_request() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            PERFORM pg_notify('\(changeChannel)', NEW.id);
-            IF NEW.state = 'queued' AND (TG_OP = 'INSERT' OR OLD.state <> 'queued') THEN
+            IF NEW.state IN ('succeeded', 'failed', 'cancelled', 'expired') THEN
+                PERFORM pg_notify('\(changeChannel)', NEW.id);
+            ELSIF NEW.state = 'queued' AND (TG_OP = 'INSERT' OR OLD.state <> 'queued') THEN
                 PERFORM pg_notify('\(changeChannel)', 'work:' || NEW.function_id);
+                IF TG_OP = 'UPDATE' THEN PERFORM pg_notify('\(changeChannel)', NEW.id); END IF;
             END IF;
             IF TG_OP = 'UPDATE' AND NEW.cancel_requested AND NOT OLD.cancel_requested AND NEW.lease_owner IS NOT NULL THEN
                 PERFORM pg_notify('\(changeChannel)', 'owner:' || NEW.lease_owner);
             END IF;
             RETURN NULL;
         END $$;
-        CREATE TRIGGER requests_announce AFTER INSERT OR UPDATE OF state, progress, cancel_requested ON requests
+        CREATE TRIGGER requests_announce AFTER INSERT OR UPDATE OF state, cancel_requested ON requests
             FOR EACH ROW EXECUTE FUNCTION gantry_announce_request();
 
-        CREATE FUNCTION gantry_announce_log() RETURNS trigger LANGUAGE plpgsql AS $$
+        CREATE FUNCTION gantry_announce_catalog() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            PERFORM pg_notify('\(changeChannel)', NEW.request_id);
+            PERFORM pg_notify('\(changeChannel)', 'catalog');
             RETURN NULL;
         END $$;
-        CREATE TRIGGER request_logs_announce AFTER INSERT ON request_logs
-            FOR EACH ROW EXECUTE FUNCTION gantry_announce_log();
+        CREATE TRIGGER function_registrations_announce AFTER INSERT OR UPDATE OR DELETE ON function_registrations
+            FOR EACH STATEMENT EXECUTE FUNCTION gantry_announce_catalog();
         """
 
     /// The cluster's shared secret files (`SharedFileStore`).

@@ -65,6 +65,7 @@ public func buildApplication(
     metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), logger: Logger
 ) async throws -> Host {
     try configuration.validate()
+    let dispatcher = configuration.effectiveDispatcher
     let dataDirectory = URL(fileURLWithPath: configuration.dataDirectory)
     try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
     let store: any JobStore = switch configuration.store {
@@ -96,27 +97,24 @@ public func buildApplication(
     let uploadStaging = try UploadStaging(dataDirectory: dataDirectory)
     // Half-done uploads and writes of a previous process go, unless this process shares the data directory with a
     // live one (the same condition as rescuing that process's requests).
-    if configuration.dispatcher.rescueAllRunningAtStart {
-        uploadStaging.sweepAtStart(now: configuration.dispatcher.now(), logger: logger)
+    if dispatcher.rescueAllRunningAtStart {
+        uploadStaging.sweepAtStart(now: dispatcher.now(), logger: logger)
         localFiles?.sweepTemporaryFiles(logger: logger)
     }
     let environment = RunEnvironment(fetcher: fetcher, files: files, publicURL: publicURL, naming: naming)
     // Runner functions a previous run registered are installed, and requests it left running are rescued, before
     // anything claims.
     let runtime = try await QueueRuntime.start(store: store, builtins: registry, environment: environment,
-                                               configuration: configuration.dispatcher, runnerTokens: configuration.runnerTokens, logger: logger)
+                                               configuration: dispatcher, runnerTokens: configuration.runnerTokens, logger: logger)
     let queue = runtime.queue
     // Nodes sharing a PostgreSQL store hear each other's changes through it.
-    let changeFeed = (store as? PostgresJobStore).map { store in
-        PostgresChangeFeed(store: store, publish: { [notifier = runtime.notifier] in notifier.publish($0) },
-                           catchUp: { [notifier = runtime.notifier] in notifier.publishAll() })
-    }
+    let changeFeed = (store as? PostgresJobStore).map { ClusterFeed.make(store: $0, runtime: runtime) }
     let webhookKeys = try SigningKeyRing(directory: dataDirectory)
     let webhookEgress = EgressClient(policy: try EgressPolicy(allowingCIDRs: configuration.allowEgress), logger: logger)
     let webhooks = WebhookDispatcher(store: store, transport: EgressWebhookTransport(client: webhookEgress), keys: webhookKeys,
-                                     policy: configuration.webhooks, owner: configuration.dispatcher.owner, logger: logger)
+                                     policy: configuration.webhooks, owner: dispatcher.owner, logger: logger)
     // So are webhook attempts a previous process was making when it stopped.
-    if configuration.dispatcher.rescueAllRunningAtStart { try await webhooks.recoverAtStart() }
+    if dispatcher.rescueAllRunningAtStart { try await webhooks.recoverAtStart() }
 
     let methods = MethodIndex()
     let router = RouteTable(router: Router(context: GantryRequestContext.self, options: .autoGenerateHeadEndpoints), methods: methods)

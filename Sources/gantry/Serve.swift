@@ -83,8 +83,6 @@ struct Serve: AsyncParsableCommand {
             } catch let error as ConfigurationError {
                 throw ValidationError(error.message)
             }
-            // Other nodes' running requests are theirs: only expired leases are rescued, by whichever node sweeps.
-            configuration.dispatcher.rescueAllRunningAtStart = false
         }
         if fileStore != "local" {
             do {

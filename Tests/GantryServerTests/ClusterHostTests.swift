@@ -27,9 +27,12 @@ struct ClusterHostTests {
         try await PostgresDatabases.drop(name, on: server, logger: logger)
     }
 
+    static let runnerToken = RunnerToken(id: "gpu1", secret: "s3cret-long-enough", globs: ["acme/*"])
+
+    /// A node: the shared database, and a runner token for `acme/*` (so registrations are installable everywhere).
     static func node(_ url: DatabaseURL) -> HostOptions {
         var options = HostOptions(store: .postgres(url), apiKeys: storageKeys)
-        options.configure = { $0.dispatcher.rescueAllRunningAtStart = false }
+        options.configure = { $0.runnerTokens = [runnerToken] }
         return options
     }
 
@@ -65,9 +68,9 @@ struct ClusterHostTests {
         }
     }
 
-    /// A change one node makes wakes a waiter on the other through the change feed: a cancel, a new queued request
-    /// (the other node's idle dispatcher) and a log line. The waits are long (30 s) and re-read nothing, so only the
-    /// feed can end them.
+    /// A change one node makes wakes a waiter on the other through the change feed: a new queued request (the other
+    /// node's idle dispatcher), a cancel, and a runner function registered through one node (installed on the other).
+    /// The waits are long (30 s) and re-read nothing, so only the feed can end them.
     @Test func changesOnOneNodeWakeWaitersOnAnother() async throws {
         try await Self.withDatabase { url in
             try await withHost(Self.node(url)) { a in
@@ -82,10 +85,6 @@ struct ClusterHostTests {
                                 maxAttempts: 1, createdAt: Date()))
                             #expect(inserted.record.state == .queued)
 
-                            let logged = b.notifier.subscribe(NotifierKeys.request("cluster-wait"))
-                            try await a.store.logAppend(requestID: "cluster-wait", entries: [LogEntry(message: "hello", timestamp: Date())])
-                            #expect(await logged.wait(timeout: .seconds(30)))
-
                             let work = b.notifier.subscribe(NotifierKeys.work("nobody/serves"))
                             _ = try await a.store.requestInsert(RequestInsertParams(
                                 id: "cluster-work", tenant: "alice", functionID: "nobody/serves", input: Data("{}".utf8),
@@ -96,6 +95,16 @@ struct ClusterHostTests {
                             #expect(try await a.queue.cancel(id: "cluster-wait", tenant: "alice") == .cancelled)
                             #expect(await cancelled.wait(timeout: .seconds(30)))
                             #expect(try await b.queue.get(id: "cluster-wait", tenant: "alice")?.state == .cancelled)
+
+                            let declaration: JSONValue = .object([
+                                "id": "acme/blur", "concurrency": 1, "timeout_seconds": 30, "max_attempts": 1,
+                                "input_schema": .object(["type": "object"]), "output_schema": .object(["type": "object"]),
+                            ])
+                            #expect(b.queue.function(id: "acme/blur") == nil)
+                            _ = try await a.runners.register(token: Self.runnerToken, instance: "box", sdk: nil, functions: [declaration])
+                            #expect(await eventually(timeout: .seconds(30)) { b.queue.function(id: "acme/blur") != nil })
+                            try await a.runners.unregister(token: Self.runnerToken, functionID: "acme/blur")
+                            #expect(await eventually(timeout: .seconds(30)) { b.queue.function(id: "acme/blur") == nil })
                         }
                     }
                 }

@@ -42,11 +42,14 @@ public final class RunnerGateway: Service, Sendable {
     let logger: Logger
     let attempts = AttemptTable()
     let drain: DrainSignal
+    /// The tokens configured for runners: a stored registration none of them may serve is not installed.
+    let runnerTokens: [RunnerToken]
 
     init(store: any JobStore, catalog: FunctionCatalog, notifier: ChangeNotifier, partials: PartialOutputs, directory: RunnerDirectory,
          recorder: AttemptRecorder, environment: RunEnvironment, configuration: DispatcherConfiguration, limits: Limits,
-         drain: DrainSignal, logger: Logger) {
+         drain: DrainSignal, runnerTokens: [RunnerToken] = [], logger: Logger) {
         self.drain = drain
+        self.runnerTokens = runnerTokens
         self.store = store
         self.catalog = catalog
         self.notifier = notifier
@@ -163,6 +166,15 @@ public final class RunnerGateway: Service, Sendable {
                              metadata: ["function": "\(registration.functionID)", "error": "\(error)"])
             }
         }
+    }
+
+    /// Brings the catalog in line with the stored registrations: what another node of a cluster registered is
+    /// installed, what it unregistered is removed. Run when the cluster announces a catalog change.
+    public func syncStoredRegistrations() async throws {
+        let stored = Set(try await store.functionRegistrationList().map(\.functionID))
+        for id in catalog.runnerFunctionIDs where !stored.contains(id) { catalog.remove(id) }
+        try await installStoredRegistrations(servableBy: runnerTokens)
+        notifier.publish(NotifierKeys.catalog)
     }
 
     static func checkInstance(_ instance: String) throws(RunnerError) {

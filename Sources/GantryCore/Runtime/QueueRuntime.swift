@@ -37,7 +37,7 @@ public struct QueueRuntime: Sendable {
         let drain = DrainSignal(notifier: notifier)
         let runners = RunnerGateway(store: store, catalog: catalog, notifier: notifier, partials: partials, directory: directory,
                                     recorder: recorder, environment: environment, configuration: configuration, limits: runnerLimits,
-                                    drain: drain, logger: logger)
+                                    drain: drain, runnerTokens: runnerTokens, logger: logger)
         try await runners.installStoredRegistrations(servableBy: runnerTokens)
         try await sweeper.recoverAtStart()
         let queue = RequestQueue(store: store, catalog: catalog, notifier: notifier, dispatcher: dispatcher, executor: executor,

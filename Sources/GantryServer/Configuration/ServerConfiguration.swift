@@ -92,6 +92,14 @@ public struct ServerConfiguration: Sendable {
     }
 
     /// Checks the combination of values; the message names the offending setting.
+    /// The dispatcher settings the host runs with: on a shared PostgreSQL store, a starting node never takes back
+    /// running requests (they may be another node's); only expired leases are rescued, by the maintenance leader.
+    public var effectiveDispatcher: DispatcherConfiguration {
+        var dispatcher = self.dispatcher
+        if case .postgres = store { dispatcher.rescueAllRunningAtStart = false }
+        return dispatcher
+    }
+
     public func validate() throws {
         if !isLoopbackBind && apiKeys.isEmpty {
             throw ConfigurationError("refusing to serve on \(host) without API keys: set --api-keys-file or GANTRY_API_KEYS, or bind to 127.0.0.1")
