@@ -15,6 +15,21 @@ public enum PostgresDatabases {
         try await onServer(server, logger: logger, "DROP DATABASE IF EXISTS \(try identifier(name)) WITH (FORCE)")
     }
 
+    /// Runs `body` with a fresh, empty database (`PREFIX_<random hex>`) on `server`'s cluster, dropped afterwards
+    /// whether `body` throws or not.
+    public static func withScratch(on server: DatabaseURL, prefix: String, logger: Logger,
+                                   _ body: (DatabaseURL) async throws -> Void) async throws {
+        let name = prefix + "_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        try await create(name, on: server, logger: logger)
+        do {
+            try await body(server.with(database: name))
+        } catch {
+            try? await drop(name, on: server, logger: logger)
+            throw error
+        }
+        try await drop(name, on: server, logger: logger)
+    }
+
     private static func identifier(_ name: String) throws -> String {
         guard !name.isEmpty, name.count <= 63, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
             throw PostgresDatabaseNameError(name: name)

@@ -65,27 +65,13 @@ extension PostgresJobStore {
         }
     }
 
-    public func requestSetSucceeded(_ params: RequestSucceededParams) async throws -> Bool {
-        try await finish(params.fence, .succeeded, params.result, message: nil, type: nil, params.inferenceTime, params.now)
-    }
-
-    public func requestSetFailed(_ params: RequestFailedParams) async throws -> Bool {
-        try await finish(params.fence, .failed, params.result, message: params.errorMessage, type: params.errorType,
-                         params.inferenceTime, params.now)
-    }
-
-    public func requestSetCancelled(_ params: RequestCancelledParams) async throws -> Bool {
-        try await finish(params.fence, .cancelled, params.result, message: "Request was cancelled", type: "request_cancelled",
-                         params.inferenceTime, params.now)
-    }
+    public func requestSetSucceeded(_ params: RequestSucceededParams) async throws -> Bool { try await finish(TerminalUpdate(params)) }
+    public func requestSetFailed(_ params: RequestFailedParams) async throws -> Bool { try await finish(TerminalUpdate(params)) }
+    public func requestSetCancelled(_ params: RequestCancelledParams) async throws -> Bool { try await finish(TerminalUpdate(params)) }
 
     /// The one terminal UPDATE of a running attempt (private: callers pick a typed transition).
-    private func finish(
-        _ fence: LeaseFence, _ state: RequestState, _ result: RequestResult, message: String?, type: String?,
-        _ inferenceTime: Double?, _ now: Date
-    ) async throws -> Bool {
-        try await !run(FinishStatement(fence: fence, state: state, result: result, message: message, type: type,
-                                       inferenceTime: inferenceTime, now: now.unixSeconds), "finish").isEmpty
+    private func finish(_ update: TerminalUpdate) async throws -> Bool {
+        try await !run(FinishStatement(update: update), "finish").isEmpty
     }
 
     /// The row is locked first, so the state it branches on cannot change under it (a release or rescue committing

@@ -10,14 +10,6 @@ import PostgresNIO
 /// cancel cannot slip between the two halves. They are separate methods so tests can interleave writes, as another
 /// node could.
 extension PostgresJobStore {
-    /// A running attempt seen by the first half of a rescue.
-    struct RescueCandidate: Sendable, Equatable {
-        var id: String
-        var functionID: String
-        var attempt: Int
-        var maxAttempts: Int
-    }
-
     public func requestRescue(_ params: RequestRescueParams) async throws -> [RescueOutcome] {
         try await transaction("rescue") { connection in
             try await self.applyRescue(connection, try await self.rescueCandidates(connection, params), params)

@@ -131,26 +131,20 @@ struct FinishStatement: PreparedStoreStatement {
         RETURNING 1
         """
     static let bindingDataTypes: [PostgresDataType] = [.text, .int8, .bytea, .text, .text, .float8, .float8, .text, .int8, .text]
-    let fence: LeaseFence
-    let state: RequestState
-    let result: RequestResult
-    let message: String?
-    let type: String?
-    let inferenceTime: Double?
-    let now: Double
+    let update: TerminalUpdate
 
     func makeBindings() throws -> PostgresBindings {
         var bindings = PostgresBindings()
-        bindings.append(state.rawValue)
-        bindings.append(result.status)
-        try bindings.append(result.body)
-        bindings.append(message)
-        bindings.append(type)
-        bindings.append(inferenceTime)
-        bindings.append(now)
-        bindings.append(fence.requestID)
-        bindings.append(fence.attempt)
-        bindings.append(fence.owner)
+        bindings.append(update.state.rawValue)
+        bindings.append(update.result.status)
+        try bindings.append(update.result.body)
+        bindings.append(update.errorMessage)
+        bindings.append(update.errorType)
+        bindings.append(update.inferenceTime)
+        bindings.append(update.now.unixSeconds)
+        bindings.append(update.fence.requestID)
+        bindings.append(update.fence.attempt)
+        bindings.append(update.fence.owner)
         return bindings
     }
 }

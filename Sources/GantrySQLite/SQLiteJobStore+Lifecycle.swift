@@ -76,29 +76,16 @@ extension SQLiteJobStore {
         WHERE \(fenceClause)
         """
 
-    public func requestSetSucceeded(_ params: RequestSucceededParams) async throws -> Bool {
-        try await finish(params.fence, .succeeded, params.result, message: nil, type: nil, params.inferenceTime, params.now)
-    }
-
-    public func requestSetFailed(_ params: RequestFailedParams) async throws -> Bool {
-        try await finish(params.fence, .failed, params.result, message: params.errorMessage, type: params.errorType,
-                         params.inferenceTime, params.now)
-    }
-
-    public func requestSetCancelled(_ params: RequestCancelledParams) async throws -> Bool {
-        try await finish(params.fence, .cancelled, params.result, message: "Request was cancelled", type: "request_cancelled",
-                         params.inferenceTime, params.now)
-    }
+    public func requestSetSucceeded(_ params: RequestSucceededParams) async throws -> Bool { try await finish(TerminalUpdate(params)) }
+    public func requestSetFailed(_ params: RequestFailedParams) async throws -> Bool { try await finish(TerminalUpdate(params)) }
+    public func requestSetCancelled(_ params: RequestCancelledParams) async throws -> Bool { try await finish(TerminalUpdate(params)) }
 
     /// The one terminal UPDATE of a running attempt (private: callers pick a typed transition).
-    private func finish(
-        _ fence: LeaseFence, _ state: RequestState, _ result: RequestResult, message: String?, type: String?,
-        _ inferenceTime: Double?, _ now: Date
-    ) async throws -> Bool {
-        var fenced = Self.fenceArguments(fence)
+    private func finish(_ update: TerminalUpdate) async throws -> Bool {
+        var fenced = Self.fenceArguments(update.fence)
         fenced += [
-            "state": state.rawValue, "status": result.status, "body": result.body, "message": message, "type": type,
-            "inference": inferenceTime, "now": now.unixSeconds,
+            "state": update.state.rawValue, "status": update.result.status, "body": update.result.body, "message": update.errorMessage,
+            "type": update.errorType, "inference": update.inferenceTime, "now": update.now.unixSeconds,
         ]
         let arguments = fenced
         return try await write { db in

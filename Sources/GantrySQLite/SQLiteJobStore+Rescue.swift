@@ -10,14 +10,6 @@ import GRDB
 /// expiry; a candidate that moved on is skipped rather than overwritten. `requestRescue` runs both halves in one
 /// write transaction; they are separate methods so tests can interleave writes, as another process could.
 extension SQLiteJobStore {
-    /// A running attempt seen by the first half of a rescue.
-    struct RescueCandidate: Sendable, Equatable {
-        var id: String
-        var functionID: String
-        var attempt: Int
-        var maxAttempts: Int
-    }
-
     public func requestRescue(_ params: RequestRescueParams) async throws -> [RescueOutcome] {
         try await write { db in
             try Self.applyRescue(db, Self.rescueCandidates(db, params), params)

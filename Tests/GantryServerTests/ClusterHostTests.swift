@@ -16,15 +16,7 @@ struct ClusterHostTests {
         var logger = Logger(label: "cluster-tests")
         logger.logLevel = .critical
         let server = try DatabaseURL(ProcessInfo.processInfo.environment["GANTRY_TEST_POSTGRES"] ?? "")
-        let name = "gantry_cluster_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        try await PostgresDatabases.create(name, on: server, logger: logger)
-        do {
-            try await body(server.with(database: name))
-        } catch {
-            try? await PostgresDatabases.drop(name, on: server, logger: logger)
-            throw error
-        }
-        try await PostgresDatabases.drop(name, on: server, logger: logger)
+        try await PostgresDatabases.withScratch(on: server, prefix: "gantry_cluster", logger: logger, body)
     }
 
     static let runnerToken = RunnerToken(id: "gpu1", secret: "s3cret-long-enough", globs: ["acme/*"])

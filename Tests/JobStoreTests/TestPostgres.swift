@@ -15,14 +15,6 @@ enum TestPostgres {
     /// Runs `body` with a fresh, empty database, dropped afterwards whether `body` throws or not.
     static func withDatabase(_ body: (DatabaseURL) async throws -> Void) async throws {
         let server = try DatabaseURL(ProcessInfo.processInfo.environment["GANTRY_TEST_POSTGRES"] ?? "")
-        let name = "gantry_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        try await PostgresDatabases.create(name, on: server, logger: logger)
-        do {
-            try await body(server.with(database: name))
-        } catch {
-            try? await PostgresDatabases.drop(name, on: server, logger: logger)
-            throw error
-        }
-        try await PostgresDatabases.drop(name, on: server, logger: logger)
+        try await PostgresDatabases.withScratch(on: server, prefix: "gantry_test", logger: logger, body)
     }
 }

@@ -207,3 +207,35 @@ def test_maintenance_moves_to_another_node_when_its_leader_dies(cluster, databas
     # The new leader rescues the dead node's attempt (lease 5 s): it runs again on a survivor.
     wait_for(lambda: int(sql(database, f"SELECT attempt FROM requests WHERE id = '{request_id}'")[0][0]) >= 2, 40, 0.25,
              "the dead leader's attempt to be rescued and run again")
+
+
+@pytest.fixture
+def tls_cluster(gantry_pool, tmp_path, database, tls_files):
+    """Three TLS nodes (fal_client speaks https only) on one database and one bucket. The first node's address
+    stands in for the load balancer: every node hands out URLs under it (`--public-url`), as behind a real one."""
+    functions = functions_copy(tmp_path / "functions", {ECHO: {"concurrency": 4}})
+    credentials = {"AWS_ACCESS_KEY_ID": os.environ["GANTRY_TEST_S3_ACCESS_KEY"],
+                   "AWS_SECRET_ACCESS_KEY": os.environ["GANTRY_TEST_S3_SECRET_KEY"]}
+    args = ["--database-url", database, "--file-store", os.environ["GANTRY_TEST_S3"]]
+    first = gantry_pool.start("tls-node-a", functions_dir=functions, api_keys=KEY, tls=tls_files, extra_args=args,
+                              extra_env=credentials)
+    others = [gantry_pool.start(f"tls-node-{name}", functions_dir=functions, api_keys=KEY, tls=tls_files,
+                                extra_args=args + ["--public-url", first.url], extra_env=credentials) for name in "bc"]
+    return [first, *others]
+
+
+def test_fal_client_traffic_across_nodes(tls_cluster, fal):
+    """The official client submits through each node in turn and reads every result through another one; it
+    subscribes through a third; a file uploaded through one node is the input of a run through another, read from the
+    bucket (no egress is allowed, so it cannot have been fetched over HTTP)."""
+    handles = []
+    for i in range(30):
+        client = fal(tls_cluster[i % 3], KEY)
+        handles.append((i, client.submit(ECHO, {"i": i}).request_id))
+    for i, request_id in handles:
+        client = fal(tls_cluster[(i + 1) % 3], KEY)
+        assert client.result(ECHO, request_id)["i"] == i
+    assert fal(tls_cluster[2], KEY).subscribe(ECHO, {"via": "subscribe"})["via"] == "subscribe"
+    url = fal(tls_cluster[0], KEY).upload(b"cluster bytes", "text/plain")
+    digest = fal(tls_cluster[1], KEY).run("gantry/file/digest", {"file_url": url})
+    assert digest["size"] == len(b"cluster bytes")

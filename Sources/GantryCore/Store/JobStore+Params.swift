@@ -191,3 +191,47 @@ public struct RunningAttempt: Sendable, Equatable {
         leaseOwner.map { LeaseFence(requestID: id, attempt: attempt, owner: $0) }
     }
 }
+
+/// The one terminal write of a running attempt, as each typed transition describes it: the SQL stores turn all three
+/// (`requestSetSucceeded`, `requestSetFailed`, `requestSetCancelled`) into this one fenced update.
+public struct TerminalUpdate: Sendable {
+    public let fence: LeaseFence
+    public let state: RequestState
+    public let result: RequestResult
+    public let errorMessage: String?
+    public let errorType: String?
+    public let inferenceTime: Double?
+    public let now: Date
+
+    public init(_ params: RequestSucceededParams) {
+        (fence, state, result, errorMessage, errorType, inferenceTime, now) =
+            (params.fence, .succeeded, params.result, nil, nil, params.inferenceTime, params.now)
+    }
+
+    public init(_ params: RequestFailedParams) {
+        (fence, state, result, errorMessage, errorType, inferenceTime, now) =
+            (params.fence, .failed, params.result, params.errorMessage, params.errorType, params.inferenceTime, params.now)
+    }
+
+    /// A cancel ends with fal's cancel error.
+    public init(_ params: RequestCancelledParams) {
+        (fence, state, result, errorMessage, errorType, inferenceTime, now) =
+            (params.fence, .cancelled, params.result, "Request was cancelled", "request_cancelled", params.inferenceTime, params.now)
+    }
+}
+
+/// A running attempt seen by the first half of a lease rescue (the SQL stores read candidates, then move each with a
+/// guarded update).
+public struct RescueCandidate: Sendable, Equatable {
+    public var id: String
+    public var functionID: String
+    public var attempt: Int
+    public var maxAttempts: Int
+
+    public init(id: String, functionID: String, attempt: Int, maxAttempts: Int) {
+        self.id = id
+        self.functionID = functionID
+        self.attempt = attempt
+        self.maxAttempts = maxAttempts
+    }
+}
