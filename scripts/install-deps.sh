@@ -7,7 +7,7 @@ packages=(pkg-config libcurl4-openssl-dev libpng-dev libwebp-dev libturbojpeg0-d
           openssl ca-certificates)
 if [[ "${1:-}" == "--test" ]]; then
   # PostgreSQL for the PostgreSQL store's tests, which start their own throwaway cluster (scripts/pg-server.sh).
-  packages+=(python3 python3-pip python3-venv postgresql)
+  packages+=(python3 python3-pip python3-venv postgresql curl)
 fi
 
 missing=()
