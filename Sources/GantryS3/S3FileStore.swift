@@ -56,17 +56,40 @@ public struct S3FileStore: FileStore {
         if reply.status == 404 { return nil }
         guard reply.status == 200 else { throw io(client.failure(reply, "get \(key)")) }
         return StoredFile(data: reply.body, contentType: reply.header("content-type") ?? contentType(forExtension: (key as NSString).pathExtension),
-                          etag: reply.header("etag") ?? "\"\(reply.body.count)\"", modified: Self.httpDate(reply.header("last-modified")) ?? Date())
+                          etag: reply.header("etag") ?? "\"\(reply.body.count)\"",
+                          modified: Self.httpDate(reply.header("last-modified")) ?? Date(timeIntervalSince1970: 0))
     }
 
     public func size(key: String) async throws -> Int? {
+        try await metadata(key: key)?.size
+    }
+
+    /// A HEAD of the object.
+    public func metadata(key: String) async throws -> StoredFileMetadata? {
         guard isValidFileKey(key) else { return nil }
         let reply = try await send("HEAD", key: key, operation: "head \(key)")
         if reply.status == 404 { return nil }
         guard reply.status == 200, let length = reply.header("content-length").flatMap(Int.init) else {
             throw io(client.failure(reply, "head \(key)"))
         }
-        return length
+        return StoredFileMetadata(contentType: reply.header("content-type") ?? contentType(forExtension: (key as NSString).pathExtension),
+                                  etag: reply.header("etag") ?? "\"\(length)\"",
+                                  modified: Self.httpDate(reply.header("last-modified")) ?? Date(timeIntervalSince1970: 0), size: length)
+    }
+
+    /// A GET with a `Range` header: only those bytes cross the network. (A store that ignores the header and answers
+    /// 200 with the whole object is sliced here.)
+    public func read(key: String, range: Range<Int>) async throws -> Data? {
+        guard isValidFileKey(key) else { return nil }
+        guard !range.isEmpty else { return Data() }
+        let reply = try await send("GET", key: key, headers: [("range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)")],
+                                   operation: "get \(key) bytes \(range)")
+        switch reply.status {
+        case 206: return reply.body
+        case 200: return reply.body.subdata(in: min(range.lowerBound, reply.body.count)..<min(range.upperBound, reply.body.count))
+        case 404: return nil
+        default: throw io(client.failure(reply, "get \(key) bytes \(range)"))
+        }
     }
 
     /// Whether the bucket answers a signed request within 2 s: for `/ready`.

@@ -24,6 +24,23 @@ struct FileStoreConformanceTests {
         #expect(try await fixture.store.size(key: FileStoreConformanceTests.key("png")) == nil)
     }
 
+    @Test("metadata without the bytes, and a byte range of a file", arguments: kinds)
+    func metadataAndRanges(_ kind: StoreKind) async throws {
+        let fixture = try await StoreFixture(kind)
+        defer { fixture.remove() }
+        let key = FileStoreConformanceTests.key("bin")
+        let data = Data((0..<1000).map { UInt8(truncatingIfNeeded: $0 * 7) })
+        try await fixture.store.put(data, key: key, contentType: "application/octet-stream")
+        let meta = try #require(try await fixture.store.metadata(key: key))
+        let file = try #require(try await fixture.store.get(key: key))
+        #expect(meta.size == 1000 && meta.contentType == "application/octet-stream" && meta.etag == file.etag)
+        #expect(try await fixture.store.read(key: key, range: 10..<20) == data.subdata(in: 10..<20))
+        #expect(try await fixture.store.read(key: key, range: 990..<1000) == data.subdata(in: 990..<1000))
+        #expect(try await fixture.store.read(key: key, range: 0..<1000) == data)
+        #expect(try await fixture.store.metadata(key: FileStoreConformanceTests.key("bin")) == nil)
+        #expect(try await fixture.store.read(key: FileStoreConformanceTests.key("bin"), range: 0..<1) == nil)
+    }
+
     @Test("a key the host never makes is refused", arguments: kinds)
     func invalidKeys(_ kind: StoreKind) async throws {
         let fixture = try await StoreFixture(kind)

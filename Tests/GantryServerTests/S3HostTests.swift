@@ -47,6 +47,12 @@ struct S3HostTests {
                 let outputKey = String(try #require(pathOf(output)).dropFirst("/files/".count))
                 #expect(try await host.files.size(key: outputKey) == served.bytes.count)
 
+                // A range of a stored file: only those bytes come from the bucket (FileStore.read).
+                let ranged = try await client.send(.get, try #require(pathOf(uploaded)), headers: [.range: "bytes=1-4"])
+                #expect(ranged.status == .partialContent)
+                #expect(ranged.bytes == png.subdata(in: 1..<5))
+                #expect(ranged.header("content-range") == "bytes 1-4/\(png.count)")
+
                 let localFiles = URL(fileURLWithPath: host.configuration.dataDirectory).appendingPathComponent("files")
                 #expect(!FileManager.default.fileExists(atPath: localFiles.path))
             }

@@ -17,6 +17,21 @@ public struct StoredFile: Sendable {
     }
 }
 
+/// What a stored file is, without its bytes.
+public struct StoredFileMetadata: Sendable, Equatable {
+    public var contentType: String
+    public var etag: String
+    public var modified: Date
+    public var size: Int
+
+    public init(contentType: String, etag: String, modified: Date, size: Int) {
+        self.contentType = contentType
+        self.etag = etag
+        self.modified = modified
+        self.size = size
+    }
+}
+
 /// Why a file store refused a write.
 public struct FileStoreError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What went wrong.
@@ -57,6 +72,11 @@ public protocol FileStore: Sendable {
     func size(key: String) async throws -> Int?
     /// Throws when the store cannot serve now (an unreachable bucket); for `/ready`. Local stores are always ready.
     func checkReady() async throws
+    /// The file's type, validator, date and size, or nil; a remote store answers it without sending the bytes.
+    func metadata(key: String) async throws -> StoredFileMetadata?
+    /// The bytes `range` of the file under a key (within its size), or nil when there is no file: a remote store
+    /// sends only those bytes (a byte range of a large file costs the range, not the file).
+    func read(key: String, range: Range<Int>) async throws -> Data?
 }
 
 extension FileStore {
@@ -65,6 +85,15 @@ extension FileStore {
     }
 
     public func checkReady() async throws {}
+
+    public func metadata(key: String) async throws -> StoredFileMetadata? {
+        try await get(key: key).map { StoredFileMetadata(contentType: $0.contentType, etag: $0.etag, modified: $0.modified, size: $0.data.count) }
+    }
+
+    public func read(key: String, range: Range<Int>) async throws -> Data? {
+        guard let data = try await get(key: key)?.data else { return nil }
+        return data.subdata(in: data.startIndex + min(range.lowerBound, data.count)..<data.startIndex + min(range.upperBound, data.count))
+    }
 
     /// A fresh, unguessable key `{yyyy-mm-dd}/{uuid}.{ext}` (UTC date) that names no tenant; files the host writes
     /// for a request use `FileNaming.makeKey` instead.

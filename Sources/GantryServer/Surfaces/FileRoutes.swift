@@ -13,7 +13,9 @@ struct FileRoutes: Sendable {
     func register(on router: RouteTable) {
         router.get("/files/:day/:name") { request, context in
             let key = "\(context.parameters.get("day") ?? "")/\(context.parameters.get("name") ?? "")"
-            guard isValidFileKey(key), var file = try await files.get(key: key) else {
+            guard isValidFileKey(key) else { throw APIError(.notFound, "file_not_found", "File not found") }
+            if request.headers[.range] != nil, let partial = try await rangeOnly(request, key: key) { return partial }
+            guard var file = try await files.get(key: key) else {
                 throw APIError(.notFound, "file_not_found", "File not found")
             }
             var headers = HTTPFields()
@@ -37,33 +39,67 @@ struct FileRoutes: Sendable {
                     }
                 }
             }
-            headers[.eTag] = file.etag
-            headers[.cacheControl] = "public, max-age=31536000, immutable"
-            headers[.lastModified] = httpDate(file.modified)
-            if let match = request.headers[.ifNoneMatch], match == file.etag || match == "*" {
-                return Response(status: .notModified, headers: headers)
-            }
-            headers[.contentType] = file.contentType
-            // Uploads are user content: browsers must not sniff a type other than the one the extension gives.
-            headers[HTTPField.Name("x-content-type-options")!] = "nosniff"
-            headers[.acceptRanges] = "bytes"
-            switch ByteRange.select(request.headers[.range], ifRange: request.headers[.ifRange], etag: file.etag, size: file.data.count) {
-            case .whole:
-                headers[.contentLength] = String(file.data.count)
-                return Response(status: .ok, headers: headers, body: Self.body(file.data))
-            case .part(let range):
-                headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(file.data.count)"
-                headers[.contentLength] = String(range.count)
-                return Response(status: .partialContent, headers: headers, body: Self.body(file.data.subdata(in: range)))
-            case .unsatisfiable:
-                throw APIError(.rangeNotSatisfiable, "range_not_satisfiable", "The range is outside the file's \(file.data.count) bytes",
-                               headers: [.contentRange: "bytes */\(file.data.count)"])
+            let stored = file
+            let meta = StoredFileMetadata(contentType: file.contentType, etag: file.etag, modified: file.modified, size: file.data.count)
+            return try await Self.answer(request, meta: meta, headers: headers) { range in
+                range.map { stored.data.subdata(in: $0) } ?? stored.data
             }
         }
     }
 }
 
 extension FileRoutes {
+    /// A byte range of a file served as it is stored, read without the rest of the file (`FileStore.read`); nil
+    /// when the whole-file path must answer: an image being converted for `Accept`, a range that asks for the whole
+    /// file, or a stale `If-Range`.
+    func rangeOnly(_ request: Request, key: String) async throws -> Response? {
+        guard let meta = try await files.metadata(key: key) else { throw APIError(.notFound, "file_not_found", "File not found") }
+        if FileNegotiation.isConvertible(meta.contentType),
+           let format = FileNegotiation.requestedFormat(request.headers[.accept]), format.contentType != meta.contentType.lowercased() {
+            return nil
+        }
+        var headers = HTTPFields()
+        if FileNegotiation.isConvertible(meta.contentType) { headers[.vary] = "Accept" }
+        if case .whole = ByteRange.select(request.headers[.range], ifRange: request.headers[.ifRange], etag: meta.etag, size: meta.size) {
+            return nil
+        }
+        return try await Self.answer(request, meta: meta, headers: headers) { range in
+            try await files.read(key: key, range: range ?? 0..<meta.size)
+        }
+    }
+
+    /// The answer for a file: 304 for a matching `If-None-Match`, else the whole file (200), one range of it (206), or
+    /// 416 past its end. `bytes` gives the whole file (nil) or a range of it.
+    static func answer(_ request: Request, meta: StoredFileMetadata, headers: HTTPFields,
+                       bytes: (Range<Int>?) async throws -> Data?) async throws -> Response {
+        var headers = headers
+        headers[.eTag] = meta.etag
+        headers[.cacheControl] = "public, max-age=31536000, immutable"
+        headers[.lastModified] = httpDate(meta.modified)
+        if let match = request.headers[.ifNoneMatch], match == meta.etag || match == "*" {
+            return Response(status: .notModified, headers: headers)
+        }
+        headers[.contentType] = meta.contentType
+        // Uploads are user content: browsers must not sniff a type other than the one the extension gives.
+        headers[HTTPField.Name("x-content-type-options")!] = "nosniff"
+        headers[.acceptRanges] = "bytes"
+        let missing = APIError(.notFound, "file_not_found", "File not found")
+        switch ByteRange.select(request.headers[.range], ifRange: request.headers[.ifRange], etag: meta.etag, size: meta.size) {
+        case .whole:
+            guard let data = try await bytes(nil) else { throw missing }
+            headers[.contentLength] = String(data.count)
+            return Response(status: .ok, headers: headers, body: body(data))
+        case .part(let range):
+            guard let data = try await bytes(range), data.count == range.count else { throw missing }
+            headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(meta.size)"
+            headers[.contentLength] = String(range.count)
+            return Response(status: .partialContent, headers: headers, body: body(data))
+        case .unsatisfiable:
+            throw APIError(.rangeNotSatisfiable, "range_not_satisfiable", "The range is outside the file's \(meta.size) bytes",
+                           headers: [.contentRange: "bytes */\(meta.size)"])
+        }
+    }
+
     /// Bytes per write when streaming a file.
     static let chunkSize = 256 * 1024
 
