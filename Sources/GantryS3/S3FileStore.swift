@@ -92,6 +92,22 @@ public struct S3FileStore: FileStore {
         }
     }
 
+    /// A presigned GET of the object, when the store was configured with `presign=`.
+    public func directURL(key: String, now: Date) -> String? {
+        guard let seconds = client.location.presignSeconds else { return nil }
+        let path = client.path(key)
+        let query = client.signer.presignedQuery(method: "GET", path: path, host: client.location.authority, expires: seconds, at: now)
+        return "\(client.location.scheme)://\(client.location.authority)\(path)?\(query)"
+    }
+
+    /// The key of a URL of this bucket's objects (`{endpoint}/{bucket}/{key}`, with or without a query).
+    public func key(ofDirectURL url: String) -> String? {
+        let prefix = client.location.bucketURL + "/"
+        guard url.hasPrefix(prefix) else { return nil }
+        let key = String(url.dropFirst(prefix.count).prefix { $0 != "?" && $0 != "#" })
+        return isValidFileKey(key) ? key : nil
+    }
+
     /// Whether the bucket answers a signed request within 2 s: for `/ready`.
     public func checkReady() async throws {
         let reply = try await send("HEAD", key: "", timeout: 2, operation: "head bucket")

@@ -20,6 +20,9 @@ public struct S3Location: Sendable, Equatable {
     public var region: String
     /// The access key pair.
     public var credentials: SigV4Signer.Credentials
+    /// Seconds a presigned GET URL in an image record stays valid (`presign=`); nil: records carry the host's
+    /// `/files/…` URLs (the default).
+    public var presignSeconds: Int?
 
     /// `host` or `host:port` as the `Host` header and the signature carry it (the port only when not the scheme's own).
     public var authority: String {
@@ -32,16 +35,17 @@ public struct S3Location: Sendable, Equatable {
     public var bucketURL: String { "\(scheme)://\(authority)/\(SigV4Signer.encode(bucket))" }
 
     public init(bucket: String, scheme: String, host: String, port: Int, region: String,
-                credentials: SigV4Signer.Credentials) {
+                credentials: SigV4Signer.Credentials, presignSeconds: Int? = nil) {
         self.bucket = bucket
         self.scheme = scheme
         self.host = host
         self.port = port
         self.region = region
         self.credentials = credentials
+        self.presignSeconds = presignSeconds
     }
 
-    /// Parses `s3://BUCKET?endpoint=http://host:port&region=REGION`; credentials come from
+    /// Parses `s3://BUCKET?endpoint=http://host:port&region=REGION&presign=SECONDS`; credentials come from
     /// `environment`. Every missing or malformed part is an error that names it.
     public static func parse(_ text: String, environment: [String: String]) throws -> S3Location {
         guard let url = URLComponents(string: text), url.scheme == "s3" else {
@@ -52,8 +56,8 @@ public struct S3Location: Sendable, Equatable {
         }
         var options: [String: String] = [:]
         for item in url.queryItems ?? [] {
-            guard ["endpoint", "region"].contains(item.name) else {
-                throw ConfigurationError("--file-store: unknown option \(item.name) (known: endpoint, region)")
+            guard ["endpoint", "region", "presign"].contains(item.name) else {
+                throw ConfigurationError("--file-store: unknown option \(item.name) (known: endpoint, region, presign)")
             }
             options[item.name] = item.value ?? ""
         }
@@ -67,13 +71,20 @@ public struct S3Location: Sendable, Equatable {
         guard !region.isEmpty, region.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
             throw ConfigurationError("--file-store: region= must be letters, digits and hyphens")
         }
+        var presign: Int?
+        if let text = options["presign"] {
+            guard let seconds = Int(text), (1...604_800).contains(seconds) else {
+                throw ConfigurationError("--file-store: presign= must be seconds from 1 to 604800 (7 days, S3's limit)")
+            }
+            presign = seconds
+        }
         guard let access = environment["AWS_ACCESS_KEY_ID"], !access.isEmpty,
               let secret = environment["AWS_SECRET_ACCESS_KEY"], !secret.isEmpty else {
             throw ConfigurationError("--file-store s3://… needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment")
         }
         return S3Location(bucket: bucket, scheme: scheme, host: host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")),
                           port: endpoint.port ?? (scheme == "https" ? 443 : 80), region: region,
-                          credentials: .init(accessKey: access, secretKey: secret))
+                          credentials: .init(accessKey: access, secretKey: secret), presignSeconds: presign)
     }
 
     /// S3's bucket naming rules, the part that matters for a path-style URL.

@@ -72,6 +72,8 @@ struct S3StoreTests {
         #expect(location.authority == "127.0.0.1:8333")
         let https = try S3Location.parse("s3://b.example?endpoint=https://s3.example.com", environment: credentials)
         #expect(https.port == 443 && https.authority == "s3.example.com" && https.region == "us-east-1")
+        let presigned = try S3Location.parse("s3://bucket?endpoint=http://h:1&presign=3600", environment: credentials)
+        #expect(presigned.presignSeconds == 3600 && location.presignSeconds == nil)
         let v6 = try S3Location.parse("s3://bucket?endpoint=http://[::1]:9000", environment: credentials)
         #expect(v6.host == "::1" && v6.authority == "[::1]:9000")
 
@@ -83,6 +85,8 @@ struct S3StoreTests {
             ("s3://bucket?endpoint=http://h:1/path", credentials, "endpoint="),
             ("s3://bucket?endpoint=http://h:1&region=eu west", credentials, "region="),
             ("s3://bucket?endpoint=http://h:1&style=virtual", credentials, "unknown option style"),
+            ("s3://bucket?endpoint=http://h:1&presign=0", credentials, "presign="),
+            ("s3://bucket?endpoint=http://h:1&presign=604801", credentials, "presign="),
             ("s3://bucket?endpoint=http://h:1", ["AWS_ACCESS_KEY_ID": "id"], "AWS_SECRET_ACCESS_KEY"),
         ]
         for (text, environment, named) in bad {

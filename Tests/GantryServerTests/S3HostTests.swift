@@ -1,3 +1,4 @@
+import Egress
 import Foundation
 import GantryCore
 import GantryS3
@@ -71,6 +72,34 @@ struct S3HostTests {
                 #expect(ready.json["files"] == .string("unreachable"))
                 #expect(ready.json["store"] == .string("ok"))
                 #expect(try await client.send(.get, "/health").status == .ok)
+            }
+        }
+    }
+
+    /// With `presign=`, an output's record carries a presigned GET of the bucket: it fetches the bytes without the
+    /// host, a tampered one is refused by the server, and given back as an input it is read from the bucket (the host
+    /// may not fetch loopback URLs, so it cannot have gone over HTTP).
+    @Test func presignedOutputURLs() async throws {
+        var options = HostOptions()
+        let location = try { var location = try Self.location(); location.presignSeconds = 600; return location }()
+        options.configure = { $0.fileStore = .s3(location) }
+        try await withHost(options) { host in
+            try await host.application.test(.router) { client in
+                let run = try await client.send(.post, "/gantry/image/convert", json: #"{"image_url":"\#(try pngDataURI())","output_format":"png"}"#)
+                #expect(run.status == .ok, "\(run.text)")
+                let url = try #require(run.json["image"]?["url"]?.stringValue)
+                #expect(url.hasPrefix(location.bucketURL + "/") && url.contains("X-Amz-Signature="), "\(url)")
+
+                let direct = EgressClient(policy: try EgressPolicy(allowingCIDRs: ["127.0.0.1/32"]))
+                let fetched = try await direct.fetch(url)
+                #expect(ImageCodec.sniff(fetched.data) == .png)
+                #expect(run.json["image"]?["file_size"] == .number(Double(fetched.data.count)))
+                let tampered = url.replacingOccurrences(of: "X-Amz-Expires=600", with: "X-Amz-Expires=601")
+                await #expect(throws: EgressError.self) { _ = try await direct.fetch(tampered) }
+
+                let digest = try await client.send(.post, "/gantry/file/digest", json: #"{"file_url":"\#(url)"}"#)
+                #expect(digest.status == .ok, "\(digest.text)")
+                #expect(digest.json["size"] == .number(Double(fetched.data.count)))
             }
         }
     }

@@ -77,6 +77,10 @@ public protocol FileStore: Sendable {
     /// The bytes `range` of the file under a key (within its size), or nil when there is no file: a remote store
     /// sends only those bytes (a byte range of a large file costs the range, not the file).
     func read(key: String, range: Range<Int>) async throws -> Data?
+    /// A URL of the file that does not go through the host (a presigned GET), or nil to hand out the host's URL.
+    func directURL(key: String, now: Date) -> String?
+    /// The key a URL from `directURL` names, or nil for any other URL.
+    func key(ofDirectURL url: String) -> String?
 }
 
 extension FileStore {
@@ -85,6 +89,10 @@ extension FileStore {
     }
 
     public func checkReady() async throws {}
+
+    public func directURL(key: String, now: Date) -> String? { nil }
+
+    public func key(ofDirectURL url: String) -> String? { nil }
 
     public func metadata(key: String) async throws -> StoredFileMetadata? {
         try await get(key: key).map { StoredFileMetadata(contentType: $0.contentType, etag: $0.etag, modified: $0.modified, size: $0.data.count) }

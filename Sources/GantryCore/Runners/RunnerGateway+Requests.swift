@@ -65,7 +65,8 @@ extension RunnerGateway {
                                fileName: fileName, fileSize: data.count, width: width, height: height)
         }
         try await environment.files.put(data, key: key, contentType: contentType)
-        return ImageRecord(url: "\(environment.publicURL.string)/files/\(key)", contentType: contentType, fileName: fileName,
+        let locator = FileLocator(publicURL: environment.publicURL.string, files: environment.files)
+        return ImageRecord(url: locator.url(for: key, now: configuration.now()), contentType: contentType, fileName: fileName,
                            fileSize: data.count, width: width, height: height)
     }
 
@@ -73,9 +74,7 @@ extension RunnerGateway {
     public func readInput(token: RunnerToken, requestID: String, leaseToken: String, url: String) async throws -> StoredFile {
         let (attempt, _) = try await held(requestID, leaseToken: leaseToken, token: token, read: true)
         let notFound = RunnerError(404, "file_not_found", "No file at \(url) for this request")
-        let prefix = environment.publicURL.string + "/files/"
-        guard url.hasPrefix(prefix) else { throw notFound }
-        let key = String(url.dropFirst(prefix.count).prefix { $0 != "?" && $0 != "#" })
+        guard let key = FileLocator(publicURL: environment.publicURL.string, files: environment.files).key(of: url) else { throw notFound }
         guard environment.naming.isReadable(key: key, by: attempt.info.tenant), let file = try await environment.files.get(key: key) else {
             throw notFound
         }

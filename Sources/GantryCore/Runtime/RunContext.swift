@@ -89,10 +89,7 @@ public struct RunContext: Sendable {
 
     /// The store key a URL names when it points at this host's files, else nil (query and fragment ignored).
     func storeKey(of url: String) -> String? {
-        let prefix = publicURL + "/files/"
-        guard url.hasPrefix(prefix) else { return nil }
-        let rest = url.dropFirst(prefix.count)
-        return String(rest.prefix { $0 != "?" && $0 != "#" })
+        FileLocator(publicURL: publicURL, files: files).key(of: url)
     }
 
     private func readStored(key: String, url: String, field: String, maxBytes: Int) async throws -> FetchedInput {
@@ -114,6 +111,7 @@ public struct RunContext: Sendable {
             return ImageRecord(url: url, contentType: contentType, fileName: fileName, fileSize: data.count, width: width, height: height)
         }
         try await files.put(data, key: key, contentType: contentType)
-        return ImageRecord(url: "\(publicURL)/files/\(key)", contentType: contentType, fileName: fileName, fileSize: data.count, width: width, height: height)
+        return ImageRecord(url: FileLocator(publicURL: publicURL, files: files).url(for: key, now: now()), contentType: contentType,
+                           fileName: fileName, fileSize: data.count, width: width, height: height)
     }
 }

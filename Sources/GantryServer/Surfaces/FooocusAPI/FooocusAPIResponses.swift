@@ -48,9 +48,7 @@ struct FooocusAPIResponses: Sendable {
 
     /// The stored bytes and content type behind an output URL of this host (a `data:` URL decodes to itself).
     func file(at url: String) async throws -> StoredFile? {
-        let prefix = publicURL.string + "/files/"
-        guard url.hasPrefix(prefix) else { return nil }
-        let key = String(url.dropFirst(prefix.count).prefix { $0 != "?" && $0 != "#" })
+        guard let key = FileLocator(publicURL: publicURL.string, files: files).key(of: url) else { return nil }
         return isValidFileKey(key) ? try await files.get(key: key) : nil
     }
 
