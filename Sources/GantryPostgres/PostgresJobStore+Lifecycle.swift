@@ -5,18 +5,20 @@ import PostgresNIO
 /// The state transitions. Each is one statement whose WHERE clause names the state (and attempt, and lease owner)
 /// it expects, so a node that lost its lease meanwhile changes nothing; the rows it returns tell whether it won.
 extension PostgresJobStore {
-    /// Per function, in a fixed order (so every claim locks queue counters in the same order): the head of its
-    /// queue, locked with `SKIP LOCKED` inside a CTE (the fence that keeps the planner from updating more rows than
-    /// the LIMIT), then updated to running. Nodes claiming at once take disjoint requests and never wait.
+    /// Per function, in a fixed order: the head of its queue, locked with `SKIP LOCKED` inside a CTE (the fence that
+    /// keeps the planner from updating more rows than the LIMIT), then updated to running. Nodes claiming at once take
+    /// disjoint requests and never wait. One function's claim is one statement, in its own implicit transaction.
     public func requestClaim(_ params: RequestClaimParams) async throws -> [RequestRecord] {
         guard params.limit > 0, !params.functionIDs.isEmpty else { return [] }
         let now = params.now.unixSeconds
         let expires = params.now.addingTimeInterval(params.leaseDuration).unixSeconds
         let functions = Array(Set(params.functionIDs)).sorted()
+        if functions.count == 1 {
+            return try await run(ClaimStatement(function: functions[0], now: now, limit: params.limit, owner: params.owner, expires: expires),
+                                 "claim").map { row in (try row.makeRandomAccess()[22].decode(Int64.self), try PostgresRows.request(row)) }
+                .sorted { ($0.1.priority.rawValue, $0.0) < ($1.1.priority.rawValue, $1.0) }.map(\.1)
+        }
         let claimed = try await transaction("claim") { connection -> [(Int64, RequestRecord)] in
-            if functions.count == 1 {
-                return try await self.claim(connection, function: functions[0], limit: params.limit, now: now, expires: expires, owner: params.owner)
-            }
             // Several functions: pick the overall head first (priority, then seq), then claim those rows.
             let heads = try await connection.rows("""
                 SELECT function_id, seq FROM requests

@@ -20,10 +20,11 @@ extension PostgresJobStore: SharedFileStore {
         }
     }
 
-    public func sharedFilePut(name: String, content: Data, now: Date) async throws {
-        try await rows("""
-            INSERT INTO shared_files (name, content, updated_at) VALUES (\(name), \(content), \(now.unixSeconds))
-            ON CONFLICT (name) DO UPDATE SET content = EXCLUDED.content, updated_at = EXCLUDED.updated_at
-            """, "put shared file")
+    public func sharedFileReplace(name: String, expected: Data, content: Data, now: Date) async throws -> Bool {
+        try await !rows("""
+            UPDATE shared_files SET content = \(content), updated_at = \(now.unixSeconds)
+            WHERE name = \(name) AND content = \(expected)
+            RETURNING 1
+            """, "replace shared file").isEmpty
     }
 }

@@ -26,7 +26,7 @@ struct Keys: AsyncParsableCommand {
                 return try wrap { try body(URL(fileURLWithPath: dataDir).appendingPathComponent("webhook-keys.json")) }
             }
             var logger = Logger(label: "gantry")
-            logger.logLevel = .warning
+            logger.logLevel = .error  // failures surface as thrown errors
             let url: DatabaseURL
             do { url = try DatabaseURL(databaseURL) } catch let error as ConfigurationError { throw ValidationError(error.message) }
             let store = try await PostgresJobStore.open(url: url, maximumConnections: 1, logger: logger)
@@ -38,8 +38,9 @@ struct Keys: AsyncParsableCommand {
             defer { try? FileManager.default.removeItem(at: scratch) }
             try SecretFile.write(stored, to: scratch)
             let result = try wrap { try body(scratch) }
-            if let changed = FileManager.default.contents(atPath: scratch.path), changed != stored {
-                try await store.sharedFilePut(name: "webhook-keys.json", content: changed, now: Date())
+            if let changed = FileManager.default.contents(atPath: scratch.path), changed != stored,
+               try await !store.sharedFileReplace(name: "webhook-keys.json", expected: stored, content: changed, now: Date()) {
+                throw ValidationError("the cluster's keys changed while this command ran (another `gantry keys`?): nothing was written; run it again")
             }
             return result
         }

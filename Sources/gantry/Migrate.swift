@@ -19,11 +19,16 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         var logger = Logger(label: "gantry")
-        logger.logLevel = .warning
+        logger.logLevel = .error  // failures surface as thrown errors; the pool's start-up chatter is noise here
         if let databaseURL {
             let url: DatabaseURL
             do { url = try DatabaseURL(databaseURL) } catch let error as ConfigurationError { throw ValidationError(error.message) }
-            let applied = try await PostgresJobStore.migrate(url: url, logger: logger)
+            let applied: Int
+            do {
+                applied = try await PostgresJobStore.migrate(url: url, logger: logger)
+            } catch {
+                throw ValidationError("cannot migrate \(url): \(String(reflecting: error))")
+            }
             print("\(url): \(applied) migration\(applied == 1 ? "" : "s") applied")
         } else {
             let path = URL(fileURLWithPath: dataDir).appendingPathComponent("gantry.sqlite").path

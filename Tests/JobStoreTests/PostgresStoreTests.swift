@@ -72,6 +72,20 @@ struct PostgresStoreTests {
         }
     }
 
+    /// The first node's copy of a shared file wins; a replace only lands over the content it expects.
+    @Test func sharedFilesFirstWinsAndReplaceIsCompareAndSwap() async throws {
+        try await TestPostgres.withDatabase { url in
+            let store = try await PostgresJobStore.open(url: url, logger: TestPostgres.logger)
+            defer { store.close() }
+            #expect(try await store.sharedFileGet(name: "k") == nil)
+            #expect(try await store.sharedFileInsertIfAbsent(name: "k", content: Data("first".utf8)) == Data("first".utf8))
+            #expect(try await store.sharedFileInsertIfAbsent(name: "k", content: Data("second".utf8)) == Data("first".utf8))
+            #expect(try await !store.sharedFileReplace(name: "k", expected: Data("stale".utf8), content: Data("x".utf8), now: Date()))
+            #expect(try await store.sharedFileReplace(name: "k", expected: Data("first".utf8), content: Data("third".utf8), now: Date()))
+            #expect(try await store.sharedFileGet(name: "k") == Data("third".utf8))
+        }
+    }
+
     /// A database that does not answer fails a call after the store's timeout instead of hanging it.
     @Test func unreachableDatabaseFailsInsteadOfHanging() async throws {
         let closed = try DatabaseURL("postgres://nobody@127.0.0.1:1/none?sslmode=disable")

@@ -9,6 +9,7 @@ public protocol SharedFileStore: Sendable {
     /// Stores `content` under `name` unless something is already there, and returns what is stored: the first
     /// node to start decides.
     func sharedFileInsertIfAbsent(name: String, content: Data) async throws -> Data
-    /// Replaces the content under `name` (`gantry keys` against a cluster).
-    func sharedFilePut(name: String, content: Data, now: Date) async throws
+    /// Replaces the content under `name` if it is still `expected` (`gantry keys` against a cluster: a read, a
+    /// change, then this); false when another writer changed it in between, and nothing was written.
+    func sharedFileReplace(name: String, expected: Data, content: Data, now: Date) async throws -> Bool
 }
