@@ -14,9 +14,8 @@ extension PostgresJobStore {
         let expires = params.now.addingTimeInterval(params.leaseDuration).unixSeconds
         let functions = Array(Set(params.functionIDs)).sorted()
         if functions.count == 1 {
-            return try await run(ClaimStatement(function: functions[0], now: now, limit: params.limit, owner: params.owner, expires: expires),
-                                 "claim").map { row in (try row.makeRandomAccess()[22].decode(Int64.self), try PostgresRows.request(row)) }
-                .sorted { ($0.1.priority.rawValue, $0.0) < ($1.1.priority.rawValue, $1.0) }.map(\.1)
+            let statement = ClaimStatement(function: functions[0], now: now, limit: params.limit, owner: params.owner, expires: expires)
+            return Self.inClaimOrder(try Self.claimed(try await run(statement, "claim")))
         }
         let claimed = try await transaction("claim") { connection -> [(Int64, RequestRecord)] in
             // Several functions: pick the overall head first (priority, then seq), then claim those rows.
@@ -33,17 +32,25 @@ extension PostgresJobStore {
             }
             return taken
         }
-        return claimed.sorted { ($0.1.priority.rawValue, $0.0) < ($1.1.priority.rawValue, $1.0) }.map(\.1)
+        return Self.inClaimOrder(claimed)
+    }
+
+    /// The records of `ClaimStatement`'s rows, each with its `seq` (position 22).
+    static func claimed(_ rows: [PostgresRow]) throws -> [(Int64, RequestRecord)] {
+        try rows.map { row in (try row.makeRandomAccess()[22].decode(Int64.self), try PostgresRows.request(row)) }
+    }
+
+    /// Claimed records in the order a claim takes them: priority, then `seq`.
+    static func inClaimOrder(_ claimed: [(Int64, RequestRecord)]) -> [RequestRecord] {
+        claimed.sorted { ($0.1.priority.rawValue, $0.0) < ($1.1.priority.rawValue, $1.0) }.map(\.1)
     }
 
     /// Overdue requests are skipped here and left for `requestExpireOverdue`, which ends them `expired`.
     private func claim(_ connection: PostgresConnection, function: String, limit: Int, now: Double, expires: Double, owner: String)
         async throws -> [(Int64, RequestRecord)]
     {
-        try await Self.run(ClaimStatement(function: function, now: now, limit: limit, owner: owner, expires: expires),
-                           on: connection, logger: logger).map { row in
-            (try row.makeRandomAccess()[22].decode(Int64.self), try PostgresRows.request(row))
-        }
+        try Self.claimed(try await Self.run(ClaimStatement(function: function, now: now, limit: limit, owner: owner, expires: expires),
+                                            on: connection, logger: logger))
     }
 
     /// The request columns of the updated rows, then `seq` (position 22) to sort the claims by.
