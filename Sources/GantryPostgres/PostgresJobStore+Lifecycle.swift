@@ -74,13 +74,9 @@ extension PostgresJobStore {
         }
     }
 
-    public func requestSetSucceeded(_ params: RequestSucceededParams) async throws -> Bool { try await finish(TerminalUpdate(params)) }
-    public func requestSetFailed(_ params: RequestFailedParams) async throws -> Bool { try await finish(TerminalUpdate(params)) }
-    public func requestSetCancelled(_ params: RequestCancelledParams) async throws -> Bool { try await finish(TerminalUpdate(params)) }
-
-    /// The one terminal UPDATE of a running attempt (private: callers pick a typed transition).
-    private func finish(_ update: TerminalUpdate) async throws -> Bool {
-        try await !run(FinishStatement(update: update), "finish").isEmpty
+    /// The one terminal UPDATE of a running attempt; the row comes back from the same statement.
+    public func requestFinish(_ update: TerminalUpdate) async throws -> RequestRecord? {
+        try await run(FinishStatement(update: update), "finish").first.map(PostgresRows.request)
     }
 
     /// The row is locked first, so the state it branches on cannot change under it (a release or rescue committing

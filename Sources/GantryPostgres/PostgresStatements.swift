@@ -128,7 +128,7 @@ struct FinishStatement: PreparedStoreStatement {
         SET state = $1, result_status = $2, result_body = $3, error_message = $4, error_type = $5, inference_time = $6,
             finished_at = $7, lease_owner = NULL, lease_expires_at = NULL
         WHERE id = $8 AND state = 'running' AND attempt = $9 AND lease_owner = $10
-        RETURNING 1
+        RETURNING \(PostgresRows.requestColumns)
         """
     static let bindingDataTypes: [PostgresDataType] = [.text, .int8, .bytea, .text, .text, .float8, .float8, .text, .int8, .text]
     let update: TerminalUpdate

@@ -74,14 +74,11 @@ extension SQLiteJobStore {
             error_type = :type, inference_time = :inference, finished_at = :now, lease_owner = NULL,
             lease_expires_at = NULL
         WHERE \(fenceClause)
+        RETURNING \(RequestRow.columns)
         """
 
-    public func requestSetSucceeded(_ params: RequestSucceededParams) async throws -> Bool { try await finish(TerminalUpdate(params)) }
-    public func requestSetFailed(_ params: RequestFailedParams) async throws -> Bool { try await finish(TerminalUpdate(params)) }
-    public func requestSetCancelled(_ params: RequestCancelledParams) async throws -> Bool { try await finish(TerminalUpdate(params)) }
-
-    /// The one terminal UPDATE of a running attempt (private: callers pick a typed transition).
-    private func finish(_ update: TerminalUpdate) async throws -> Bool {
+    /// The one terminal UPDATE of a running attempt; the row comes back from the same statement.
+    public func requestFinish(_ update: TerminalUpdate) async throws -> RequestRecord? {
         var fenced = Self.fenceArguments(update.fence)
         fenced += [
             "state": update.state.rawValue, "status": update.result.status, "body": update.result.body, "message": update.errorMessage,
@@ -89,8 +86,7 @@ extension SQLiteJobStore {
         ]
         let arguments = fenced
         return try await write { db in
-            try db.cachedStatement(sql: Self.finishSQL).execute(arguments: arguments)
-            return db.changesCount == 1
+            try db.cachedStatement(sql: Self.finishSQL).fetchFirst(arguments, as: RequestRecord.init(statement:))
         }
     }
 

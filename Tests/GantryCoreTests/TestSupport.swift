@@ -135,7 +135,8 @@ struct Harness {
         let environment = RunEnvironment(fetcher: NoFetcher(), files: MemoryFileStore(), publicURL: PublicURL("http://files.test"))
         let partials = PartialOutputs(notifier: notifier, now: configuration.now)
         executor = RunExecutor(functions: functions, environment: environment, tick: configuration.tick, now: configuration.now, logger: logger)
-        let recorder = AttemptRecorder(store: store, notifier: notifier, partials: partials, now: configuration.now)
+        let finished = FinishedRecords(retention: configuration.retention, now: configuration.now)
+        let recorder = AttemptRecorder(store: store, notifier: notifier, partials: partials, finished: finished, now: configuration.now)
         dispatcher = Dispatcher(store: store, catalog: catalog, notifier: notifier, executor: executor, recorder: recorder, partials: partials,
                                 configuration: configuration, logger: logger)
         sweeper = Sweeper(store: store, notifier: notifier, configuration: configuration, logger: logger)
@@ -144,7 +145,7 @@ struct Harness {
         runners = RunnerGateway(store: store, catalog: catalog, notifier: notifier, partials: partials, directory: directory, recorder: recorder,
                                 environment: environment, configuration: configuration, limits: .init(), drain: drain, logger: logger)
         queue = RequestQueue(store: store, catalog: catalog, notifier: notifier, dispatcher: dispatcher, executor: executor, partials: partials,
-                             runners: directory, drain: drain, configuration: configuration, logger: logger)
+                             finished: finished, runners: directory, drain: drain, configuration: configuration, logger: logger)
     }
 
     /// Submits `{"name": name}` to a function.

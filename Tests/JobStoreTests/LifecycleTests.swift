@@ -61,6 +61,33 @@ import Testing
         }
     }
 
+    /// The record a terminal write returns is the stored one: the host keeps it in memory and answers later polls
+    /// with it, so it must equal what any read gives back, field for field, for each kind of ending.
+    @Test(arguments: StoreKind.allCases)
+    func finishReturnsTheStoredRecord(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let updates: [(String, TerminalUpdate)] = [
+                ("ok", TerminalUpdate(RequestSucceededParams(fence: fence("ok", attempt: 1), result: RequestResult(status: 200, body: Data("out".utf8)),
+                                                             inferenceTime: 0.25, now: at(7.125)))),
+                ("bad", TerminalUpdate(RequestFailedParams(fence: fence("bad", attempt: 1), result: RequestResult(status: 500, body: Data("{}".utf8)),
+                                                           errorMessage: "boom", errorType: "internal_error", inferenceTime: nil, now: at(8)))),
+                ("stop", TerminalUpdate(RequestCancelledParams(fence: fence("stop", attempt: 1), result: Completion.cancelled.result, now: at(9)))),
+            ]
+            for (id, _) in updates { try await insert(store, id) }
+            for _ in updates { _ = try #require(try await claim(store)) }
+            _ = try await store.requestCancel(id: "stop", now: at(2))
+            try await store.requestSetProgress(id: "ok", attempt: 1, progress: 0.5)
+            for (id, update) in updates {
+                let returned = try #require(try await store.requestFinish(update))
+                #expect(returned.state.isTerminal && returned.state == update.state)
+                #expect(try await store.requestGet(id: id) == returned)
+                #expect(try await store.requestFinish(update) == nil)
+            }
+            #expect(try await store.requestFinish(TerminalUpdate(RequestSucceededParams(
+                fence: fence("missing", attempt: 1), result: RequestResult(status: 200, body: Data()), now: at(9)))) == nil)
+        }
+    }
+
     @Test(arguments: StoreKind.allCases)
     func finishAsCancelledAfterACancelRequest(kind: StoreKind) async throws {
         try await withStore(kind) { store in

@@ -7,22 +7,27 @@ struct AttemptRecorder: Sendable {
     let store: any JobStore
     let notifier: ChangeNotifier
     let partials: PartialOutputs
+    /// Where the stored terminal record goes, so the polls that follow read it from memory.
+    let finished: FinishedRecords
     let now: @Sendable () -> Date
 
     /// Ends the attempt with `completion`; false when the fence no longer held (nothing changed).
     func complete(_ completion: Completion, fence: LeaseFence, functionID: String, elapsed: Double?, logger: Logger) async throws -> Bool {
         let instant = now()
         let result = completion.result
-        let recorded: Bool
+        let update: TerminalUpdate
         switch completion {
         case .succeeded:
-            recorded = try await store.requestSetSucceeded(RequestSucceededParams(fence: fence, result: result, inferenceTime: elapsed, now: instant))
+            update = TerminalUpdate(RequestSucceededParams(fence: fence, result: result, inferenceTime: elapsed, now: instant))
         case .failed(let error):
-            recorded = try await store.requestSetFailed(RequestFailedParams(
+            update = TerminalUpdate(RequestFailedParams(
                 fence: fence, result: result, errorMessage: error.message, errorType: error.errorType, inferenceTime: elapsed, now: instant))
         case .cancelled:
-            recorded = try await store.requestSetCancelled(RequestCancelledParams(fence: fence, result: result, inferenceTime: elapsed, now: instant))
+            update = TerminalUpdate(RequestCancelledParams(fence: fence, result: result, inferenceTime: elapsed, now: instant))
         }
+        let stored = try await store.requestFinish(update)
+        if let stored { finished.keep(stored) }
+        let recorded = stored != nil
         if recorded {
             RuntimeMetrics.shared.finished(functionID, completion.state).increment()
             logger.info("finished", metadata: ["state": "\(completion.state.rawValue)", "seconds": "\(elapsed.map { String(format: "%.3f", $0) } ?? "-")"])

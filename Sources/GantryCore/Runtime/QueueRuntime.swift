@@ -29,7 +29,8 @@ public struct QueueRuntime: Sendable {
         let partials = PartialOutputs(notifier: notifier, now: configuration.now)
         let executor = RunExecutor(functions: builtins.functions, environment: environment, tick: configuration.tick,
                                    now: configuration.now, logger: logger)
-        let recorder = AttemptRecorder(store: store, notifier: notifier, partials: partials, now: configuration.now)
+        let finished = FinishedRecords(retention: configuration.retention, now: configuration.now)
+        let recorder = AttemptRecorder(store: store, notifier: notifier, partials: partials, finished: finished, now: configuration.now)
         let dispatcher = Dispatcher(store: store, catalog: catalog, notifier: notifier, executor: executor, recorder: recorder,
                                     partials: partials, configuration: configuration, logger: logger)
         let sweeper = Sweeper(store: store, notifier: notifier, configuration: configuration, logger: logger)
@@ -41,7 +42,7 @@ public struct QueueRuntime: Sendable {
         try await runners.installStoredRegistrations(servableBy: runnerTokens)
         try await sweeper.recoverAtStart()
         let queue = RequestQueue(store: store, catalog: catalog, notifier: notifier, dispatcher: dispatcher, executor: executor,
-                                 partials: partials, runners: directory, drain: drain, configuration: configuration, logger: logger)
+                                 partials: partials, finished: finished, runners: directory, drain: drain, configuration: configuration, logger: logger)
         return QueueRuntime(queue: queue, runners: runners, drain: drain, services: [executor, dispatcher, sweeper, runners],
                             notifier: notifier)
     }

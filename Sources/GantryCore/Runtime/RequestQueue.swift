@@ -13,6 +13,8 @@ public struct RequestQueue: Sendable {
     let dispatcher: Dispatcher
     let executor: RunExecutor
     let partials: PartialOutputs
+    /// Terminal records kept in memory: a finished request is read from here, not the store.
+    let finished: FinishedRecords
     let runners: RunnerDirectory
     let drain: DrainSignal
     let configuration: DispatcherConfiguration
@@ -149,8 +151,15 @@ public struct RequestQueue: Sendable {
 
     /// The request if it exists and belongs to `tenant`; nil otherwise, so ids of other tenants look unknown.
     public func get(id: String, tenant: String) async throws -> RequestRecord? {
-        guard let record = try await store.requestGet(id: id), record.tenant == tenant else { return nil }
-        return record
+        let record: RequestRecord
+        if let kept = finished.record(id: id) {
+            record = kept
+        } else {
+            guard let read = try await store.requestGet(id: id) else { return nil }
+            finished.keep(read)
+            record = read
+        }
+        return record.tenant == tenant ? record : nil
     }
 
     /// The request as a status poll should see it: like `get`, except that when its run in this process has just

@@ -192,8 +192,8 @@ public struct RunningAttempt: Sendable, Equatable {
     }
 }
 
-/// The one terminal write of a running attempt, as each typed transition describes it: the SQL stores turn all three
-/// (`requestSetSucceeded`, `requestSetFailed`, `requestSetCancelled`) into this one fenced update.
+/// The one terminal write of a running attempt (`JobStore.requestFinish`), as each typed transition describes it:
+/// `requestSetSucceeded`, `requestSetFailed` and `requestSetCancelled` all become this one fenced update.
 public struct TerminalUpdate: Sendable {
     public let fence: LeaseFence
     public let state: RequestState

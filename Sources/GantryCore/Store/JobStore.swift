@@ -28,14 +28,12 @@ public protocol JobStore: Sendable {
     /// An item whose fence no longer holds (not running with that attempt and owner) is `.lost`.
     func requestHeartbeat(_ params: [RequestHeartbeatParams]) async throws -> [HeartbeatOutcome]
 
-    /// `running → succeeded` with the output, only while `params.fence` holds. False (nothing changed) otherwise.
-    func requestSetSucceeded(_ params: RequestSucceededParams) async throws -> Bool
-
-    /// `running → failed` with the error result, only while `params.fence` holds.
-    func requestSetFailed(_ params: RequestFailedParams) async throws -> Bool
-
-    /// `running → cancelled` (a requested cancel took effect), only while `params.fence` holds.
-    func requestSetCancelled(_ params: RequestCancelledParams) async throws -> Bool
+    /// The one terminal transition of a running attempt (`running → succeeded | failed | cancelled`), only while
+    /// `update.fence` holds. Returns the request as stored by this write (the same record `requestGet` reads back
+    /// until it is pruned: a terminal request never changes), or nil when the fence no longer held (nothing
+    /// changed). Callers use the typed `requestSetSucceeded` / `requestSetFailed` / `requestSetCancelled`, or this
+    /// when they keep the record.
+    func requestFinish(_ update: TerminalUpdate) async throws -> RequestRecord?
 
     /// Cancels a request: a queued one becomes `cancelled` at once; a running one gets `cancelRequested`.
     func requestCancel(id: String, now: Date) async throws -> CancelOutcome
@@ -102,6 +100,23 @@ public protocol JobStore: Sendable {
 
     /// The number of deliveries in each state.
     func webhookCounts() async throws -> [WebhookDeliveryState: Int]
+}
+
+extension JobStore {
+    /// `running → succeeded` with the output, only while `params.fence` holds. False (nothing changed) otherwise.
+    public func requestSetSucceeded(_ params: RequestSucceededParams) async throws -> Bool {
+        try await requestFinish(TerminalUpdate(params)) != nil
+    }
+
+    /// `running → failed` with the error result, only while `params.fence` holds.
+    public func requestSetFailed(_ params: RequestFailedParams) async throws -> Bool {
+        try await requestFinish(TerminalUpdate(params)) != nil
+    }
+
+    /// `running → cancelled` (a requested cancel took effect), only while `params.fence` holds.
+    public func requestSetCancelled(_ params: RequestCancelledParams) async throws -> Bool {
+        try await requestFinish(TerminalUpdate(params)) != nil
+    }
 }
 
 /// Parameters of `JobStore.requestInsert`.

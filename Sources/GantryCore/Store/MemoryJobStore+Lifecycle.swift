@@ -22,36 +22,17 @@ extension MemoryJobStore {
         }
     }
 
-    public func requestSetSucceeded(_ params: RequestSucceededParams) async throws -> Bool {
-        finish(params.fence, to: .succeeded, result: params.result, errorMessage: nil, errorType: nil,
-               inferenceTime: params.inferenceTime, now: params.now)
-    }
-
-    public func requestSetFailed(_ params: RequestFailedParams) async throws -> Bool {
-        finish(params.fence, to: .failed, result: params.result, errorMessage: params.errorMessage,
-               errorType: params.errorType, inferenceTime: params.inferenceTime, now: params.now)
-    }
-
-    public func requestSetCancelled(_ params: RequestCancelledParams) async throws -> Bool {
-        finish(params.fence, to: .cancelled, result: params.result, errorMessage: "Request was cancelled",
-               errorType: "request_cancelled", inferenceTime: params.inferenceTime, now: params.now)
-    }
-
-    /// The one terminal transition of a running attempt, under its fence (private: callers pick a typed one).
-    private func finish(
-        _ fence: LeaseFence, to state: RequestState, result: RequestResult, errorMessage: String?, errorType: String?,
-        inferenceTime: Double?, now: Date
-    ) -> Bool {
+    public func requestFinish(_ update: TerminalUpdate) async throws -> RequestRecord? {
         withTables { tables in
-            guard let row = tables.rows[fence.requestID], row.holds(fence) else { return false }
-            tables.update(fence.requestID, to: state) { record in
-                record.result = result
-                record.errorMessage = errorMessage
-                record.errorType = errorType
-                record.inferenceTime = inferenceTime
-                record.finishedAt = now
+            guard let row = tables.rows[update.fence.requestID], row.holds(update.fence) else { return nil }
+            tables.update(update.fence.requestID, to: update.state) { record in
+                record.result = update.result
+                record.errorMessage = update.errorMessage
+                record.errorType = update.errorType
+                record.inferenceTime = update.inferenceTime
+                record.finishedAt = update.now
             }
-            return true
+            return tables.rows[update.fence.requestID]?.record
         }
     }
 
