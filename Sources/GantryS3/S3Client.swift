@@ -82,14 +82,56 @@ enum XMLText {
         return decode(String(text[open.upperBound..<close.lowerBound]))
     }
 
+    /// The contents of every `<element>…</element>` in order (for the repeated elements of a listing).
+    static func all(_ element: String, in body: Data) -> [Data] {
+        let text = String(decoding: body, as: UTF8.self)
+        var found: [Data] = []
+        var rest = text.startIndex..<text.endIndex
+        while let open = text.range(of: "<\(element)>", range: rest),
+              let close = text.range(of: "</\(element)>", range: open.upperBound..<text.endIndex) {
+            found.append(Data(text[open.upperBound..<close.lowerBound].utf8))
+            rest = close.upperBound..<text.endIndex
+        }
+        return found
+    }
+
     static func escape(_ text: String) -> String {
         text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }
 
+    /// Decodes the five named entities and numeric references (`&#34;`, `&#x22;`, which some servers write for
+    /// the quotes of an ETag).
     static func decode(_ text: String) -> String {
-        text.replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&apos;", with: "'")
-            .replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
-            .replacingOccurrences(of: "&amp;", with: "&")
+        guard text.contains("&") else { return text }
+        var output = ""
+        var rest = text[...]
+        while let amp = rest.firstIndex(of: "&") {
+            output += rest[..<amp]
+            guard let semicolon = rest[amp...].firstIndex(of: ";"), rest.distance(from: amp, to: semicolon) <= 10,
+                  let decoded = entity(rest[rest.index(after: amp)..<semicolon]) else {
+                output.append("&")
+                rest = rest[rest.index(after: amp)...]
+                continue
+            }
+            output.append(decoded)
+            rest = rest[rest.index(after: semicolon)...]
+        }
+        return output + rest
+    }
+
+    private static func entity(_ name: Substring) -> Character? {
+        switch name {
+        case "quot": return "\""
+        case "apos": return "'"
+        case "lt": return "<"
+        case "gt": return ">"
+        case "amp": return "&"
+        default:
+            guard name.hasPrefix("#") else { return nil }
+            let digits = name.dropFirst()
+            let value = digits.hasPrefix("x") || digits.hasPrefix("X") ? UInt32(digits.dropFirst(), radix: 16) : UInt32(digits)
+            return value.flatMap(Unicode.Scalar.init).map(Character.init)
+        }
     }
 }

@@ -17,7 +17,7 @@ public struct S3FileStore: FileStore {
     /// Parts of a multipart upload, and the size above which `putFile` uses one (S3's minimum part is 5 MiB).
     public let partSize: Int
     let client: S3Client
-    private let logger: Logger?
+    let logger: Logger?
 
     /// - Parameters:
     ///   - maxObjectBytes: the largest object `get` reads back (the host's largest upload).
@@ -117,11 +117,7 @@ public struct S3FileStore: FileStore {
     // MARK: - Multipart
 
     private func multipartUpload(from file: URL, size: Int, key: String, contentType: String) async throws {
-        let created = try await send("POST", key: key, query: [("uploads", "")], headers: [("content-type", contentType)],
-                                     operation: "create multipart \(key)")
-        guard created.status == 200, let uploadID = XMLText.first("UploadId", in: created.body), !uploadID.isEmpty else {
-            throw io(client.failure(created, "create multipart \(key)"))
-        }
+        let uploadID = try await createUpload(key: key, contentType: contentType)
         do {
             let handle = try FileHandle(forReadingFrom: file)
             defer { try? handle.close() }
@@ -131,40 +127,24 @@ public struct S3FileStore: FileStore {
                 let chunk = try handle.read(upToCount: min(partSize, size - offset)) ?? Data()
                 guard !chunk.isEmpty else { throw FileStoreError(.io, "\(file.lastPathComponent) ended at \(offset) of \(size) bytes") }
                 let number = parts.count + 1
-                let reply = try await send("PUT", key: key, query: [("partNumber", String(number)), ("uploadId", uploadID)], body: chunk,
-                                           operation: "upload part \(number) of \(key)")
-                guard reply.status == 200, let etag = reply.header("etag") else { throw io(client.failure(reply, "upload part \(number) of \(key)")) }
+                guard let etag = try await uploadPart(key: key, uploadID: uploadID, number: number, data: chunk) else {
+                    throw FileStoreError(.io, "the bucket lost multipart upload \(uploadID) of \(key)")
+                }
                 parts.append((number, etag))
                 offset += chunk.count
             }
-            let manifest = "<CompleteMultipartUpload>" + parts.map {
-                "<Part><PartNumber>\($0.number)</PartNumber><ETag>\(XMLText.escape($0.etag))</ETag></Part>"
-            }.joined() + "</CompleteMultipartUpload>"
-            let completed = try await send("POST", key: key, query: [("uploadId", uploadID)],
-                                           headers: [("content-type", "application/xml"), ("if-none-match", "*")],
-                                           body: Data(manifest.utf8), operation: "complete multipart \(key)")
-            // A completion can fail with 200 and an <Error> body (S3 answers before it has assembled the object).
-            if completed.status == 200, XMLText.first("Code", in: completed.body) != nil {
-                throw io(S3Error(status: 200, code: XMLText.first("Code", in: completed.body) ?? "", operation: "complete multipart \(key)"))
+            if let refusal = try await completeUpload(key: key, uploadID: uploadID, parts: parts) {
+                throw FileStoreError(.io, "the bucket refused the parts of \(key): \(refusal)")
             }
-            try checkConditional(completed, key: key, operation: "complete multipart")
         } catch {
-            // Detached: a cancelled upload (shutdown, a timeout) must still abort, and the egress gate refuses to
-            // start requests for a cancelled task.
-            let aborted = await Task.detached { [self] in
-                try? await send("DELETE", key: key, query: [("uploadId", uploadID)], operation: "abort multipart \(key)")
-            }.value
-            if aborted.map({ $0.status != 204 && $0.status != 200 && $0.status != 404 }) ?? true {
-                logger?.warning("could not abort a failed multipart upload; its parts stay until the bucket's lifecycle removes them",
-                                metadata: ["key": "\(key)", "upload": "\(uploadID)"])
-            }
+            await abortUpload(key: key, uploadID: uploadID)
             throw error
         }
     }
 
     // MARK: - Helpers
 
-    private func send(_ method: String, key: String, query: [(name: String, value: String)] = [],
+    func send(_ method: String, key: String, query: [(name: String, value: String)] = [],
                       headers: [(name: String, value: String)] = [], body: Data? = nil, timeout: Double? = nil,
                       operation: String) async throws -> HTTPReply {
         do {
@@ -176,13 +156,13 @@ public struct S3FileStore: FileStore {
 
     /// 200 is done; 412 (S3's `PreconditionFailed`) means the key was taken. A 409 (another conditional write to
     /// the key is in flight) is not "exists": that write may still fail, so it is an I/O error the caller reports.
-    private func checkConditional(_ reply: HTTPReply, key: String, operation: String) throws {
+    func checkConditional(_ reply: HTTPReply, key: String, operation: String) throws {
         if reply.status == 200 { return }
         if reply.status == 412 { throw FileStoreError(.exists, "a file already exists under \(key)") }
         throw io(client.failure(reply, "\(operation) \(key)"))
     }
 
-    private func io(_ error: S3Error) -> FileStoreError {
+    func io(_ error: S3Error) -> FileStoreError {
         logger?.warning("S3 request failed", metadata: ["error": "\(error)"])
         return FileStoreError(.io, "\(error)")
     }

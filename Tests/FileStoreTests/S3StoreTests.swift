@@ -1,6 +1,6 @@
 import Foundation
 import GantryCore
-import GantryS3
+@testable import GantryS3
 import Signing
 import Testing
 
@@ -61,6 +61,18 @@ struct S3StoreTests {
         #expect(file.contentType == "application/json")
         #expect(file.etag.hasPrefix("\""))
         #expect(abs(file.modified.timeIntervalSinceNow) < 600)
+    }
+
+    @Test("XML text: named entities, numeric references (as SeaweedFS quotes ETags), and stray ampersands")
+    func xmlText() {
+        #expect(XMLText.decode("&#34;0cc1&#34;") == "\"0cc1\"")
+        #expect(XMLText.decode("&#x22;a&#X22;&quot;&lt;&gt;&amp;&apos;") == "\"a\"\"<>&'")
+        #expect(XMLText.decode("a & b &unknown; &#xZZ; &") == "a & b &unknown; &#xZZ; &")
+        let listing = Data("<R><Part><PartNumber>2</PartNumber><ETag>&#34;x&#34;</ETag></Part><Part><PartNumber>3</PartNumber></Part></R>".utf8)
+        let parts = XMLText.all("Part", in: listing)
+        #expect(parts.count == 2)
+        #expect(XMLText.first("ETag", in: parts[0]) == "\"x\"" && XMLText.first("PartNumber", in: parts[1]) == "3")
+        #expect(XMLText.all("Missing", in: listing).isEmpty)
     }
 
     @Test("the --file-store URL: parsed, and every bad part named")

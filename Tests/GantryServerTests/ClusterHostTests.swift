@@ -60,6 +60,43 @@ struct ClusterHostTests {
         }
     }
 
+    /// With the files in a bucket, one multipart upload can go through any nodes: created on A, a part through
+    /// each, completed through B, read through A. No node keeps a part once its PUT is answered.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["GANTRY_TEST_S3"] != nil))
+    func multipartUploadAcrossNodes() async throws {
+        let location = try S3HostTests.location()
+        try await Self.withDatabase { url in
+            var options = Self.node(url)
+            options.configure = { $0.fileStore = .s3(location) }
+            try await withHost(options) { a in
+                try await withHost(options) { b in
+                    try await a.application.test(.router) { nodeA in
+                        try await b.application.test(.router) { nodeB in
+                            let auth = bearer(try await nodeA.storageToken("alice:one"))
+                            let upload = try await nodeA.startMultipart(name: "across.bin", auth: auth)
+                            let first = Data(repeating: 0x5a, count: 5 << 20), second = Data("and the rest".utf8)
+                            let one = try await nodeA.putPart(upload.path, upload.id, 1, first, auth: auth)
+                            let two = try await nodeB.putPart(upload.path, upload.id, 2, second, auth: auth)
+                            let done = try await nodeB.completeMultipart(upload.path, upload.id, [(2, two), (1, one)], auth: auth)
+                            #expect(done.status == .ok, "\(done.text)")
+                            let served = try await nodeA.send(.get, upload.path)
+                            let same = served.bytes == first + second
+                            #expect(same, "served \(served.status) with \(served.bytes.count) bytes")
+                            for host in [a, b] {
+                                let staged = URL(fileURLWithPath: host.configuration.dataDirectory).appendingPathComponent("uploads")
+                                let left = FileManager.default.enumerator(atPath: staged.path)?.allObjects.compactMap { $0 as? String } ?? []
+                                #expect(left.filter { $0.hasPrefix("incoming/") || $0.contains("part-") }.isEmpty, "\(left)")
+                            }
+                            // Completing again through A (a lost answer retried) answers the same.
+                            let again = try await nodeA.completeMultipart(upload.path, upload.id, [(1, one)], auth: auth)
+                            #expect(again.status == .ok && again.json["access_url"] == .string(upload.url))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// A change one node makes wakes a waiter on the other through the change feed: a new queued request (the other
     /// node's idle dispatcher), a cancel, and a runner function registered through one node (installed on the other).
     /// The waits are long (30 s) and re-read nothing, so only the feed can end them.

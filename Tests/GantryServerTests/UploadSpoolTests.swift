@@ -84,7 +84,7 @@ struct UploadSpoolTests {
             let dir = staging.multipart.appendingPathComponent(id)
             try manager.createDirectory(at: dir, withIntermediateDirectories: true)
             if let created {
-                let manifest = MultipartUploads.Manifest(tenant: "t", key: "k", contentType: "x", created: created.timeIntervalSince1970)
+                let manifest = MultipartManifest(tenant: "t", key: "k", contentType: "x", created: created.timeIntervalSince1970)
                 try JSONEncoder().encode(manifest).write(to: dir.appendingPathComponent("manifest.json"))
             }
             try Data("p".utf8).write(to: dir.appendingPathComponent("part-1-aa"))

@@ -31,7 +31,7 @@ struct UploadStaging: Sendable {
     /// The directory of a multipart upload; nil unless `uploadID` has the shape this host makes (32 hex digits), so a
     /// path parameter can never name anything outside `multipart/`.
     func multipartDirectory(_ uploadID: String) -> URL? {
-        guard uploadID.count == 32, uploadID.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else { return nil }
+        guard Multipart.isID(uploadID) else { return nil }
         return multipart.appendingPathComponent(uploadID)
     }
 
@@ -51,7 +51,7 @@ struct UploadStaging: Sendable {
         for entry in (try? manager.contentsOfDirectory(at: incoming, includingPropertiesForKeys: nil)) ?? [] { remove(entry) }
         for upload in (try? manager.contentsOfDirectory(at: multipart, includingPropertiesForKeys: nil)) ?? [] {
             guard let data = manager.contents(atPath: upload.appendingPathComponent("manifest.json").path),
-                  let manifest = try? JSONDecoder().decode(MultipartUploads.Manifest.self, from: data),
+                  let manifest = try? JSONDecoder().decode(MultipartManifest.self, from: data),
                   now.timeIntervalSince1970 - manifest.created <= maxAge else {
                 remove(upload)
                 continue

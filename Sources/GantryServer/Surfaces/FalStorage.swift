@@ -1,5 +1,6 @@
 import Foundation
 import GantryCore
+import GantryS3
 import HTTPTypes
 import Hummingbird
 import Signing
@@ -24,7 +25,7 @@ struct FalStorage: Sendable {
     let naming: FileNaming
     let auth: StorageAuth
     let staging: UploadStaging
-    let multipart: MultipartUploads
+    let multipart: any MultipartUploads
     let publicURL: PublicURL
     let maxUploadBytes: Int
     let now: @Sendable () -> Date
@@ -38,8 +39,13 @@ struct FalStorage: Sendable {
         self.naming = naming
         self.auth = StorageAuth(signer: signer, apiKeys: configuration.apiKeys, ttl: configuration.uploadTokenTTL, now: configuration.dispatcher.now)
         self.staging = staging
-        self.multipart = MultipartUploads(staging: staging, files: files, maxPartBytes: configuration.maxUploadBytes,
-                                          maxTotalBytes: configuration.maxMultipartUploadBytes)
+        if let bucket = files as? S3FileStore {
+            multipart = BucketMultipartUploads(bucket: bucket, staging: staging, maxPartBytes: configuration.maxUploadBytes,
+                                               maxTotalBytes: configuration.maxMultipartUploadBytes)
+        } else {
+            multipart = DiskMultipartUploads(staging: staging, files: files, maxPartBytes: configuration.maxUploadBytes,
+                                             maxTotalBytes: configuration.maxMultipartUploadBytes)
+        }
         self.publicURL = publicURL
         self.maxUploadBytes = configuration.maxUploadBytes
         self.now = configuration.dispatcher.now
@@ -50,7 +56,7 @@ struct FalStorage: Sendable {
         router.post("/storage/upload/initiate") { request, context in try await initiate(request, context: context) }
         router.put("/files/:day/:name") { request, context in try await signedPut(request, context: context) }
         router.post("/files/upload") { request, _ in try await upload(request) }
-        router.post("/files/upload/multipart") { request, _ in try createMultipart(request) }
+        router.post("/files/upload/multipart") { request, _ in try await createMultipart(request) }
         router.put("/files/:day/:name/multipart/:uploadId/:partNumber") { request, context in
             try await uploadPart(request, context: context)
         }
