@@ -145,6 +145,16 @@ enum CurlOptions {
         let state = TransferState.from(userdata)
         let length = size * count
         state.counter.total.add(length, ordering: .relaxed)
+        if let sink = state.sink {
+            state.streamed += length
+            guard state.streamed <= state.maxBytes else {
+                state.streamedTooLarge = true
+                return 0
+            }
+            sink.deliverHead(status: state.status, headers: state.headers)
+            guard let data, length > 0 else { return length }
+            return sink.push(Data(bytes: data, count: length)) ? length : 0
+        }
         guard state.body.count + length <= state.maxBytes else {
             state.streamedTooLarge = true
             return 0

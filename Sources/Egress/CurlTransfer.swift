@@ -50,7 +50,7 @@ enum CurlTransfer {
         return try result.get()
     }
 
-    private static func run(_ request: TransferRequest, _ state: TransferState) -> Result<TransferOutcome, EgressError> {
+    static func run(_ request: TransferRequest, _ state: TransferState) -> Result<TransferOutcome, EgressError> {
         if state.cancelled.load(ordering: .relaxed) {
             return .failure(EgressError(.cancelled, "the request was cancelled"))
         }
@@ -137,6 +137,10 @@ final class TransferState: @unchecked Sendable {
     var declaredTooLarge: Int?
     var streamedTooLarge = false
     var stoppedAfterHeaders = false
+    /// Set for a streamed transfer: the body goes to it chunk by chunk instead of into `body`.
+    var sink: BodySink?
+    /// Body bytes handed to `sink` so far.
+    var streamed = 0
 
     init(request: TransferRequest, counter: ByteCounter) {
         policy = request.policy

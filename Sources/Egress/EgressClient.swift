@@ -88,6 +88,30 @@ public final class EgressClient: Sendable {
     /// connect and transfer.
     /// - Throws: ``EgressError`` for refusals and transport failures, never for an HTTP status.
     public func send(method: String, url: String, headers: [(String, String)], body: Data?, timeout: Double) async throws -> HTTPReply {
+        let parsed = try checked(method: method, url: url, headers: headers)
+        let deadline = ContinuousClock.now + .seconds(timeout)
+        let outcome = try await hop(parsed, deadline: deadline, method: method, headers: headers, body: body, maxBytes: limits.maxBytes, stopEarly: false)
+        return HTTPReply(status: outcome.status, headers: outcome.headers, body: outcome.body)
+    }
+
+    /// Like `send` without a body, but answers as soon as the reply's head is in: the body streams through the
+    /// reply while it is read (at most `limits.maxBytes` of it). `timeout` covers the whole transfer, a slow reader
+    /// included.
+    /// - Throws: ``EgressError`` for refusals and transport failures before the head; later failures end the body.
+    public func stream(method: String, url: String, headers: [(String, String)], timeout: Double) async throws -> StreamedReply {
+        let parsed = try checked(method: method, url: url, headers: headers)
+        let request = try await prepare(parsed, deadline: ContinuousClock.now + .seconds(timeout), method: method, headers: headers,
+                                        body: nil, maxBytes: limits.maxBytes, stopEarly: false)
+        do {
+            return try await CurlTransfer.stream(request, counter: counter)
+        } catch {
+            logger?.notice("egress failed", metadata: ["url": "\(parsed)", "error": "\(error)"])
+            throw error
+        }
+    }
+
+    /// The URL of a `send` or `stream`, once its method and headers are known to be well-formed.
+    private func checked(method: String, url: String, headers: [(String, String)]) throws -> EgressURL {
         guard !method.isEmpty, method.allSatisfy({ $0.isASCII && ($0.isLetter || $0 == "-") }) else {
             throw EgressError(.invalidRequest, "the HTTP method \(method) is not valid")
         }
@@ -97,10 +121,7 @@ public final class EgressClient: Sendable {
                 throw EgressError(.invalidRequest, "the header \(name) has an invalid name or value")
             }
         }
-        let parsed = try refusing(url) { () throws(EgressError) in try EgressURL.parse(url) }
-        let deadline = ContinuousClock.now + .seconds(timeout)
-        let outcome = try await hop(parsed, deadline: deadline, method: method, headers: headers, body: body, maxBytes: limits.maxBytes, stopEarly: false)
-        return HTTPReply(status: outcome.status, headers: outcome.headers, body: outcome.body)
+        return try refusing(url) { () throws(EgressError) in try EgressURL.parse(url) }
     }
 
     /// One checked request: gate, then a pinned transfer within the remaining time.
@@ -108,21 +129,29 @@ public final class EgressClient: Sendable {
         _ url: EgressURL, deadline: ContinuousClock.Instant, method: String, headers: [(String, String)],
         body: Data?, maxBytes: Int, stopEarly: Bool
     ) async throws -> TransferOutcome {
-        let addresses = try await gate(url, deadline: deadline)
-        let remaining = milliseconds(until: deadline)
-        guard remaining > 0 else { throw EgressError(.timeout, "the request to \(url.host) timed out") }
-        let request = TransferRequest(
-            url: url, checkedAddresses: addresses, pinsHostName: url.literalAddress == nil,
-            method: method, headers: headers, body: body, maxBytes: maxBytes,
-            connectTimeoutMs: max(1, min(Int(limits.connectTimeout * 1000), remaining)),
-            totalTimeoutMs: remaining, stopAfterNon2xxHeaders: stopEarly, policy: policy
-        )
+        let request = try await prepare(url, deadline: deadline, method: method, headers: headers, body: body, maxBytes: maxBytes, stopEarly: stopEarly)
         do {
             return try await CurlTransfer.perform(request, counter: counter)
         } catch {
             logger?.notice("egress failed", metadata: ["url": "\(url)", "error": "\(error)"])
             throw error
         }
+    }
+
+    /// The gate, then the transfer as curl will run it: pinned to the checked addresses, within the remaining time.
+    private func prepare(
+        _ url: EgressURL, deadline: ContinuousClock.Instant, method: String, headers: [(String, String)],
+        body: Data?, maxBytes: Int, stopEarly: Bool
+    ) async throws -> TransferRequest {
+        let addresses = try await gate(url, deadline: deadline)
+        let remaining = milliseconds(until: deadline)
+        guard remaining > 0 else { throw EgressError(.timeout, "the request to \(url.host) timed out") }
+        return TransferRequest(
+            url: url, checkedAddresses: addresses, pinsHostName: url.literalAddress == nil,
+            method: method, headers: headers, body: body, maxBytes: maxBytes,
+            connectTimeoutMs: max(1, min(Int(limits.connectTimeout * 1000), remaining)),
+            totalTimeoutMs: remaining, stopAfterNon2xxHeaders: stopEarly, policy: policy
+        )
     }
 
     /// The addresses `url` may be dialled at, or an error naming why not.

@@ -41,10 +41,31 @@ struct S3Client: Sendable {
         "/" + SigV4Signer.encode(location.bucket) + (key.isEmpty ? "" : "/" + SigV4Signer.encodePath(key))
     }
 
+    /// Sends one signed request without a body and answers at the reply's head; the body streams while it is read.
+    func stream(_ method: String, key: String, timeout: Double, operation: String) async throws -> StreamedReply {
+        let (url, headers) = signed(method, key: key, query: [], headers: [], body: nil)
+        do {
+            return try await egress.stream(method: method, url: url, headers: headers, timeout: timeout)
+        } catch let error as EgressError {
+            throw S3Error(status: 0, code: "\(error)", operation: operation)
+        }
+    }
+
     /// Sends one signed request and returns the reply, whatever its status.
     func send(_ method: String, key: String, query: [(name: String, value: String)] = [],
               headers extra: [(name: String, value: String)] = [], body: Data? = nil, timeout: Double? = nil,
               operation: String) async throws -> HTTPReply {
+        let (url, sent) = signed(method, key: key, query: query, headers: extra, body: body)
+        do {
+            return try await egress.send(method: method, url: url, headers: sent, body: body, timeout: timeout ?? self.timeout)
+        } catch let error as EgressError {
+            throw S3Error(status: 0, code: "\(error)", operation: operation)
+        }
+    }
+
+    /// The URL and the headers (signature included) of one request.
+    private func signed(_ method: String, key: String, query: [(name: String, value: String)], headers extra: [(name: String, value: String)],
+                        body: Data?) -> (url: String, headers: [(String, String)]) {
         let now = Date()
         let payloadHash = SHA256.hex(body ?? Data())
         let path = path(key)
@@ -55,15 +76,10 @@ struct S3Client: Sendable {
         let signed = signer.sign(.init(method: method, path: path, query: query, headers: headers, payloadHash: payloadHash), at: now)
         // The Host line goes as signed: curl would otherwise write its own from the URL, which it may respell (it
         // shortens IPv6 literals, for one).
-        var sent = headers.map { $0.name == "host" ? ("Host", $0.value) : $0 }
+        var sent = headers.map { $0.name == "host" ? ("Host", $0.value) : ($0.name, $0.value) }
         sent.append(("Authorization", signed.authorization))
         let queryText = query.isEmpty ? "" : "?" + SigV4Signer.canonicalQueryString(query)
-        let url = "\(location.scheme)://\(location.authority)\(path)\(queryText)"
-        do {
-            return try await egress.send(method: method, url: url, headers: sent, body: body, timeout: timeout ?? self.timeout)
-        } catch let error as EgressError {
-            throw S3Error(status: 0, code: "\(error)", operation: operation)
-        }
+        return ("\(location.scheme)://\(location.authority)\(path)\(queryText)", sent)
     }
 
     /// The error a reply stands for, with the `<Code>` of its XML body.

@@ -60,6 +60,33 @@ public struct S3FileStore: FileStore {
                           modified: Self.httpDate(reply.header("last-modified")) ?? Date(timeIntervalSince1970: 0))
     }
 
+    /// How long a streamed GET may take in all: it runs at the pace of the client reading it.
+    static let streamTimeout: Double = 3_600
+
+    /// A GET whose body streams from the bucket while it is read; the metadata comes from the reply's headers.
+    public func stream(key: String) async throws -> StoredFileStream? {
+        guard isValidFileKey(key) else { return nil }
+        let reply: StreamedReply
+        do {
+            reply = try await client.stream("GET", key: key, timeout: Self.streamTimeout, operation: "get \(key)")
+        } catch let error as S3Error {
+            throw io(error)
+        }
+        if reply.status == 404 {
+            reply.body.cancel()
+            return nil
+        }
+        guard reply.status == 200, let length = reply.header("content-length").flatMap(Int.init) else {
+            let answer = (try? await reply.body.collect(limit: 64 << 10)) ?? Data()
+            throw io(S3Error(status: reply.status, code: XMLText.first("Code", in: answer) ?? "", operation: "get \(key)"))
+        }
+        let metadata = StoredFileMetadata(contentType: reply.header("content-type") ?? contentType(forExtension: (key as NSString).pathExtension),
+                                          etag: reply.header("etag") ?? "\"\(length)\"",
+                                          modified: Self.httpDate(reply.header("last-modified")) ?? Date(timeIntervalSince1970: 0), size: length)
+        let body = reply.body
+        return StoredFileStream(metadata: metadata, chunks: FileChunks { { try await body.next() } })
+    }
+
     public func size(key: String) async throws -> Int? {
         try await metadata(key: key)?.size
     }

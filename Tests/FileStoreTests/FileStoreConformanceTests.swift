@@ -87,6 +87,25 @@ struct FileStoreConformanceTests {
             try await fixture.store.putFile(at: try fixture.stage(Data([1, 2])), key: key, contentType: "application/octet-stream")
         }
         #expect(try await fixture.store.size(key: key) == data.count)
+
+        // Streamed (S3: while it arrives from the bucket), the same bytes and metadata.
+        let opened = try #require(try await fixture.store.stream(key: key))
+        #expect(opened.metadata == (try await fixture.store.metadata(key: key)))
+        var streamed = Data(), chunks = 0
+        for try await chunk in opened.chunks {
+            streamed.append(chunk)
+            chunks += 1
+        }
+        let same = streamed == data
+        #expect(same, "streamed \(streamed.count) bytes in \(chunks) chunks")
+        if kind == .s3 { #expect(chunks > 1) }
+        // A stream dropped after its first chunk leaves the store serving.
+        for _ in 0..<3 {
+            var iterator = try #require(try await fixture.store.stream(key: key)).chunks.makeAsyncIterator()
+            #expect(try await iterator.next() != nil)
+        }
+        #expect(try await fixture.store.stream(key: FileStoreConformanceTests.key("bin")) == nil)
+        #expect(try await fixture.store.read(key: key, range: 5..<9) == data.subdata(in: 5..<9))
     }
 
     @Test("two writers racing for one key: exactly one wins", arguments: kinds)

@@ -77,6 +77,8 @@ public protocol FileStore: Sendable {
     /// The bytes `range` of the file under a key (within its size), or nil when there is no file: a remote store
     /// sends only those bytes (a byte range of a large file costs the range, not the file).
     func read(key: String, range: Range<Int>) async throws -> Data?
+    /// The file opened for reading as it arrives, or nil; a remote store streams it from its server.
+    func stream(key: String) async throws -> StoredFileStream?
     /// A URL of the file that does not go through the host (a presigned GET), or nil to hand out the host's URL.
     func directURL(key: String, now: Date) -> String?
     /// The key a URL from `directURL` names, or nil for any other URL.
@@ -89,6 +91,13 @@ extension FileStore {
     }
 
     public func checkReady() async throws {}
+
+    public func stream(key: String) async throws -> StoredFileStream? {
+        try await get(key: key).map {
+            StoredFileStream(metadata: StoredFileMetadata(contentType: $0.contentType, etag: $0.etag, modified: $0.modified, size: $0.data.count),
+                             chunks: FileChunks(data: $0.data))
+        }
+    }
 
     public func directURL(key: String, now: Date) -> String? { nil }
 

@@ -15,21 +15,23 @@ struct FileRoutes: Sendable {
             let key = "\(context.parameters.get("day") ?? "")/\(context.parameters.get("name") ?? "")"
             guard isValidFileKey(key) else { throw APIError(.notFound, "file_not_found", "File not found") }
             if request.headers[.range] != nil, let partial = try await rangeOnly(request, key: key) { return partial }
-            guard var file = try await files.get(key: key) else {
+            guard let opened = try await files.stream(key: key) else {
                 throw APIError(.notFound, "file_not_found", "File not found")
             }
+            let meta = opened.metadata
             var headers = HTTPFields()
             // Fooocus-API's Accept-based conversion (FileNegotiation), bounded by `conversions`; a representation
             // varies with Accept. A conditional request for a converted representation is answered before converting.
-            if FileNegotiation.isConvertible(file.contentType) {
+            if FileNegotiation.isConvertible(meta.contentType) {
                 headers[.vary] = "Accept"
                 if let format = FileNegotiation.requestedFormat(request.headers[.accept]),
-                   format.contentType != file.contentType.lowercased() {
-                    let variant = FileNegotiation.variantETag(file.etag, format)
+                   format.contentType != meta.contentType.lowercased() {
+                    let variant = FileNegotiation.variantETag(meta.etag, format)
                     if let match = request.headers[.ifNoneMatch], match == variant {
                         headers[.eTag] = variant
                         return Response(status: .notModified, headers: headers)
                     }
+                    var file = try await opened.collect()
                     switch await conversions.convert(file, to: format) {
                     case .converted(let converted): file = converted
                     case .asStored: break
@@ -37,12 +39,17 @@ struct FileRoutes: Sendable {
                         throw APIError(.serviceUnavailable, "conversion_busy", "Too many image conversions in progress; retry shortly",
                                        headers: [.retryAfter: "1"])
                     }
+                    let stored = file
+                    let converted = StoredFileMetadata(contentType: file.contentType, etag: file.etag, modified: file.modified, size: file.data.count)
+                    return try await Self.answer(request, meta: converted, headers: headers) { range in
+                        range.map { stored.data.subdata(in: $0) } ?? stored.data
+                    }
                 }
             }
-            let stored = file
-            let meta = StoredFileMetadata(contentType: file.contentType, etag: file.etag, modified: file.modified, size: file.data.count)
-            return try await Self.answer(request, meta: meta, headers: headers) { range in
-                range.map { stored.data.subdata(in: $0) } ?? stored.data
+            // As stored: the whole file streams from the store while the client reads it.
+            return try await Self.answer(request, meta: meta, headers: headers, whole: opened.chunks) { range in
+                let data = try await opened.collect().data
+                return range.map { data.subdata(in: $0) } ?? data
             }
         }
     }
@@ -69,8 +76,9 @@ extension FileRoutes {
     }
 
     /// The answer for a file: 304 for a matching `If-None-Match`, else the whole file (200), one range of it (206), or
-    /// 416 past its end. `bytes` gives the whole file (nil) or a range of it.
-    static func answer(_ request: Request, meta: StoredFileMetadata, headers: HTTPFields,
+    /// 416 past its end. `bytes` gives the whole file (nil) or a range of it; `whole`, when given, streams the whole
+    /// file instead.
+    static func answer(_ request: Request, meta: StoredFileMetadata, headers: HTTPFields, whole: FileChunks? = nil,
                        bytes: (Range<Int>?) async throws -> Data?) async throws -> Response {
         var headers = headers
         headers[.eTag] = meta.etag
@@ -86,6 +94,10 @@ extension FileRoutes {
         let missing = APIError(.notFound, "file_not_found", "File not found")
         switch ByteRange.select(request.headers[.range], ifRange: request.headers[.ifRange], etag: meta.etag, size: meta.size) {
         case .whole:
+            if let whole {
+                headers[.contentLength] = String(meta.size)
+                return Response(status: .ok, headers: headers, body: body(whole, size: meta.size))
+            }
             guard let data = try await bytes(nil) else { throw missing }
             headers[.contentLength] = String(data.count)
             return Response(status: .ok, headers: headers, body: body(data))
@@ -114,6 +126,28 @@ extension FileRoutes {
                 try await writer.write(ByteBuffer(data: data[offset..<end]))
                 offset = end
             }
+            try await writer.finish(nil)
+        }
+    }
+}
+
+extension FileRoutes {
+    /// A file written as its chunks arrive from the store, in pieces of at most `chunkSize`. A store that ends early
+    /// or sends more than `size` fails the response (the client sees a cut connection, never a wrong file).
+    static func body(_ chunks: FileChunks, size: Int) -> ResponseBody {
+        ResponseBody(contentLength: size) { writer in
+            var written = 0
+            for try await chunk in chunks {
+                var offset = chunk.startIndex
+                while offset < chunk.endIndex {
+                    let end = min(offset + chunkSize, chunk.endIndex)
+                    try await writer.write(ByteBuffer(data: chunk[offset..<end]))
+                    offset = end
+                }
+                written += chunk.count
+                guard written <= size else { throw FileStoreError(.io, "the store sent more than the file's \(size) bytes") }
+            }
+            guard written == size else { throw FileStoreError(.io, "the store sent \(written) of the file's \(size) bytes") }
             try await writer.finish(nil)
         }
     }
