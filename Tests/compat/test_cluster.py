@@ -7,10 +7,13 @@ with concurrency 4 and 5 s leases, so a killed node's work is rescued quickly.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import socket
 import subprocess
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -158,6 +161,110 @@ def test_upload_through_one_node_read_through_another(cluster):
     assert ranged.status_code == 206 and ranged.content == payload[10:20]
 
 
+def test_multipart_upload_with_its_parts_through_different_nodes(cluster):
+    """fal's multipart upload maps onto the bucket's: created on A, one part through each node, completed through
+    C, read (streamed from the bucket) through B."""
+    a, b, c = cluster
+    http = session()
+    token = http.post(f"{a.url}/storage/auth/token", json={}, timeout=10).json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    created = requests.post(f"{a.url}/files/upload/multipart", timeout=10,
+                            headers={**auth, "Content-Type": "application/octet-stream", "X-Fal-File-Name": "spread.bin"})
+    assert created.status_code == 200, created.text
+    access_url, upload_id = created.json()["access_url"], created.json()["uploadId"]
+    path = urlsplit(access_url).path
+    parts = [os.urandom(5 << 20), os.urandom(5 << 20), os.urandom(123_457)]
+    etags = []
+    for number, (node, data) in enumerate(zip(cluster, parts), start=1):
+        r = requests.put(f"{node.url}{path}/multipart/{upload_id}/{number}", data=data, headers=auth, timeout=60)
+        assert r.status_code == 200, r.text
+        etags.append({"partNumber": number, "etag": r.headers["ETag"]})
+    done = requests.post(f"{c.url}{path}/multipart/{upload_id}/complete", json={"parts": etags[::-1]}, headers=auth, timeout=60)
+    assert done.status_code == 200, done.text
+    served = requests.get(f"{b.url}{path}", stream=True, timeout=60)
+    assert served.status_code == 200
+    assert int(served.headers["Content-Length"]) == sum(map(len, parts))
+    digest = hashlib.sha256()
+    for chunk in served.iter_content(1 << 16):
+        digest.update(chunk)
+    assert digest.hexdigest() == hashlib.sha256(b"".join(parts)).hexdigest()
+
+
+class FreezableProxy:
+    """A TCP forwarder on loopback in front of a server. Frozen, it holds every byte in both directions: to the node
+    behind it, the server has stopped answering (a partition, not a refused connection)."""
+
+    def __init__(self, host: str, port: int):
+        self.target = (host, port)
+        self.flowing = threading.Event()
+        self.flowing.set()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.target)
+            self.sockets += [client, server]
+            threading.Thread(target=self._pump, args=(client, server), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket):
+        try:
+            while data := source.recv(1 << 16):
+                self.flowing.wait()
+                sink.sendall(data)
+        except OSError:
+            pass
+        for s in (source, sink):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.flowing.set()
+        self.listener.close()
+        for s in self.sockets:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+
+def test_ready_fails_while_the_database_does_not_answer_and_recovers(gantry_pool, tmp_path, database):
+    """A node whose database stops answering says so on /ready within its 2 s probe (not the 30 s call timeout),
+    keeps answering /health, and is ready again by itself once the database answers."""
+    parts = urlsplit(database)
+    proxy = FreezableProxy(parts.hostname, parts.port)
+    try:
+        proxied = urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}"))
+        credentials = {"AWS_ACCESS_KEY_ID": os.environ["GANTRY_TEST_S3_ACCESS_KEY"],
+                       "AWS_SECRET_ACCESS_KEY": os.environ["GANTRY_TEST_S3_SECRET_KEY"]}
+        node = gantry_pool.start("node-ready", api_keys=KEY, extra_env=credentials,
+                                 extra_args=["--database-url", proxied, "--file-store", os.environ["GANTRY_TEST_S3"]])
+        assert requests.get(f"{node.url}/ready", timeout=10).status_code == 200
+        proxy.flowing.clear()
+        started = time.monotonic()
+        r = requests.get(f"{node.url}/ready", timeout=20)
+        elapsed = time.monotonic() - started
+        assert r.status_code == 503, r.text
+        assert r.json()["store"] == "unreachable" and r.json()["files"] == "ok"
+        assert elapsed < 5, elapsed
+        assert requests.get(f"{node.url}/health", timeout=5).status_code == 200
+        proxy.flowing.set()
+        wait_for(lambda: requests.get(f"{node.url}/ready", timeout=10).status_code == 200, timeout_s=30, message="ready again")
+        submitted = session().post(f"{node.queue_url}/{ECHO}", json={"prompt": "after"}, timeout=10)
+        assert submitted.status_code == 200, submitted.text
+    finally:
+        proxy.close()
+
+
 def test_status_stream_on_one_node_sees_a_request_run_on_another(cluster):
     """A status stream on node A follows a request submitted to (and started by) node C to its end."""
     a, _, c = cluster
@@ -239,3 +346,21 @@ def test_fal_client_traffic_across_nodes(tls_cluster, fal):
     url = fal(tls_cluster[0], KEY).upload(b"cluster bytes", "text/plain")
     digest = fal(tls_cluster[1], KEY).run("gantry/file/digest", {"file_url": url})
     assert digest["size"] == len(b"cluster bytes")
+
+
+def test_fal_client_multipart_upload_into_the_bucket(tls_cluster, fal, tmp_path):
+    """Over fal_client's 100 MiB threshold the official client uploads in parts of 10 MiB, in parallel; on a
+    cluster they become the bucket's multipart upload. The file is a run input on another node and is served whole."""
+    size = 100 * 1024 * 1024 + 654_321
+    path = tmp_path / "big.bin"
+    digest = hashlib.sha256()
+    with open(path, "wb") as out:
+        remaining = size
+        while remaining:
+            chunk = os.urandom(min(remaining, 8 << 20))
+            digest.update(chunk)
+            out.write(chunk)
+            remaining -= len(chunk)
+    url = fal(tls_cluster[0], KEY).upload_file(path)
+    result = fal(tls_cluster[1], KEY).subscribe("gantry/file/digest", arguments={"file_url": url}, client_timeout=120)
+    assert result["sha256"] == digest.hexdigest() and result["size"] == size

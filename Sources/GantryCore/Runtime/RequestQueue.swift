@@ -263,15 +263,31 @@ public struct RequestQueue: Sendable {
 extension RequestQueue {
     // MARK: Admin
 
-    /// Whether the store answers (readiness).
-    public func isReady() async -> Bool {
-        do {
-            _ = try await store.requestGet(id: "readiness-probe")
-            return true
-        } catch {
-            logger.error("store not ready", metadata: ["error": "\(error)"])
-            return false
+    /// Whether the store answers a read within `limit` (readiness).
+    public func isReady(within limit: Duration = .seconds(2)) async -> Bool {
+        // The read is not waited for past the limit: a database that does not answer holds it until the store's
+        // own call timeout, which is far longer than a probe may take.
+        let (answers, continuation) = AsyncStream.makeStream(of: Bool.self, bufferingPolicy: .bufferingNewest(2))
+        let store = store, logger = logger
+        Task {
+            do {
+                _ = try await store.requestGet(id: "readiness-probe")
+                continuation.yield(true)
+            } catch {
+                logger.error("store not ready", metadata: ["error": "\(error)"])
+                continuation.yield(false)
+            }
         }
+        let timer = Task {
+            guard (try? await Task.sleep(for: limit)) != nil else { return }
+            logger.error("store not ready", metadata: ["error": "no answer within \(limit)"])
+            continuation.yield(false)
+        }
+        var iterator = answers.makeAsyncIterator()
+        let ready = await iterator.next() ?? false
+        timer.cancel()
+        continuation.finish()
+        return ready
     }
 
     /// The number of stored requests in each state, per function id.
