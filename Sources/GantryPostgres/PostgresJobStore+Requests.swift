@@ -27,8 +27,9 @@ extension PostgresJobStore {
         return InsertedRequest(record: record, queuePosition: position)
     }
 
+    /// Coalesced with the other reads in flight (`ReadCoalescer`).
     public func requestGet(id: String) async throws -> RequestRecord? {
-        try await run(GetRequestStatement(id: id), "get").first.map(PostgresRows.request)
+        try await reads.get(id)
     }
 
     /// Counted on the claim index (`requests_claim`: queued requests by function, priority, seq): the requests of

@@ -18,12 +18,23 @@ public final class PostgresJobStore: JobStore {
     let client: PostgresClient
     let logger: Logger
     let callTimeout: Duration
+    /// Concurrent `requestGet`s, answered a batch per statement.
+    let reads: ReadCoalescer
     private let pool: Task<Void, Never>
 
     private init(client: PostgresClient, logger: Logger, callTimeout: Duration) {
         self.client = client
         self.logger = logger
         self.callTimeout = callTimeout
+        reads = ReadCoalescer { ids in
+            try await Self.bounded("get", timeout: callTimeout) {
+                var records: [RequestRecord] = []
+                for try await row in try await client.execute(GetRequestsStatement(ids: ids), logger: logger) {
+                    records.append(try PostgresRows.request(row))
+                }
+                return records
+            }
+        }
         pool = Task { await client.run() }
     }
 
@@ -65,15 +76,19 @@ public final class PostgresJobStore: JobStore {
     /// sent is not interrupted by this (postgres-nio waits for its answer); the server's own statement and lock
     /// timeouts, set a second shorter on every connection, end it.
     func bounded<T: Sendable>(_ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await Self.bounded(what, timeout: callTimeout, body)
+    }
+
+    static func bounded<T: Sendable>(_ what: String, timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await body() }
             group.addTask {
-                try await Task.sleep(for: self.callTimeout)
+                try await Task.sleep(for: timeout)
                 return nil
             }
             defer { group.cancelAll() }
             guard let first = try await group.next(), let value = first else {
-                throw StoreError.unavailable("PostgreSQL did not answer within \(callTimeout) (\(what))")
+                throw StoreError.unavailable("PostgreSQL did not answer within \(timeout) (\(what))")
             }
             return value
         }

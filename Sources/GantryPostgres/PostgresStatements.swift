@@ -30,15 +30,15 @@ extension PostgresJobStore {
     }
 }
 
-/// A request by id.
-struct GetRequestStatement: PreparedStoreStatement {
-    static let sql = "SELECT \(PostgresRows.requestColumns) FROM requests WHERE id = $1"
-    static let bindingDataTypes: [PostgresDataType] = [.text]
-    let id: String
+/// Requests by id, any number at once (`ReadCoalescer`'s batches).
+struct GetRequestsStatement: PreparedStoreStatement {
+    static let sql = "SELECT \(PostgresRows.requestColumns) FROM requests WHERE id = ANY($1)"
+    static let bindingDataTypes: [PostgresDataType] = [.textArray]
+    let ids: [String]
 
     func makeBindings() throws -> PostgresBindings {
         var bindings = PostgresBindings()
-        bindings.append(id)
+        bindings.append(ids)
         return bindings
     }
 }

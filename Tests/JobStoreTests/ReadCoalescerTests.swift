@@ -1,0 +1,99 @@
+import Foundation
+@testable import GantryCore
+@testable import GantryPostgres
+import Synchronization
+import Testing
+
+/// The batching of concurrent reads on the PostgreSQL store, over a table in memory (the store's own use of it is
+/// covered by the conformance suite, which reads every request through it).
+@Suite("Read coalescing")
+struct ReadCoalescerTests {
+    /// A table the fetch reads, with a gate that holds the first batch and a log of every batch's ids.
+    final class Table: Sendable {
+        struct State {
+            var rows: [String: RequestRecord] = [:]
+            var batches: [[String]] = []
+            var held = true
+            var failNext = false
+        }
+
+        let state = Mutex(State())
+
+        func record(_ id: String, _ name: String) -> RequestRecord {
+            RequestRecord(id: id, tenant: name, functionID: "f", input: Data(), createdAt: Date(timeIntervalSince1970: 0))
+        }
+
+        /// Reads the rows when the batch starts (as a statement sees the table when it runs), then answers.
+        func fetch(_ ids: [String]) async throws -> [RequestRecord] {
+            let (first, snapshot, fail) = state.withLock { state in
+                state.batches.append(ids.sorted())
+                defer { state.failNext = false }
+                return (state.batches.count == 1, ids.compactMap { state.rows[$0] }, state.failNext)
+            }
+            // The first batch waits until the test lets it go, so the reads after it pile up.
+            while first && state.withLock({ $0.held }) { try await Task.sleep(for: .milliseconds(5)) }
+            if fail { throw StoreError.unavailable("down") }
+            return snapshot
+        }
+    }
+
+    @Test func concurrentReadsShareStatementsAndEachGetsItsOwnRecord() async throws {
+        let table = Table()
+        table.state.withLock { state in
+            for index in 0..<100 { state.rows["r\(index)"] = table.record("r\(index)", "t\(index)") }
+        }
+        let reads = ReadCoalescer(maxInFlight: 1, maxBatch: 64) { try await table.fetch($0) }
+        let results = try await withThrowingTaskGroup(of: (String, RequestRecord?).self) { group in
+            group.addTask { ("r0", try await reads.get("r0")) }
+            while table.state.withLock({ $0.batches.isEmpty }) { try await Task.sleep(for: .milliseconds(5)) }
+            // 150 reads of 101 ids (some twice, one missing) while the first batch is held.
+            for index in 1..<150 {
+                let id = index == 149 ? "missing" : "r\(index % 100)"
+                group.addTask { (id, try await reads.get(id)) }
+            }
+            try await Task.sleep(for: .milliseconds(100))
+            table.state.withLock { $0.held = false }
+            return try await group.reduce(into: [(String, RequestRecord?)]()) { $0.append($1) }
+        }
+        #expect(results.count == 150)
+        for (id, record) in results {
+            #expect(record?.id == (id == "missing" ? nil : id))
+            if let record { #expect(record.tenant == "t\(id.dropFirst())") }
+        }
+        let batches = table.state.withLock { $0.batches }
+        // The lone first read went alone; the 101 distinct ids behind it went in batches of at most 64: two, or a
+        // few more when some reads had not been asked yet when the first batch came back.
+        #expect(batches.first == ["r0"])
+        #expect(batches.count >= 3 && batches.count < 10, "\(batches.map(\.count))")
+        #expect(batches.dropFirst().allSatisfy { $0.count <= 64 })
+        #expect(Set(batches.dropFirst().joined()).count == 101)
+    }
+
+    /// A read asked while a batch is at the database is answered by a later batch: it sees what was written before
+    /// it was asked, never an older answer.
+    @Test func aReadNeverJoinsABatchThatStartedBeforeIt() async throws {
+        let table = Table()
+        table.state.withLock { $0.rows["r"] = table.record("r", "before") }
+        let reads = ReadCoalescer(maxInFlight: 1) { try await table.fetch($0) }
+        async let early = reads.get("r")
+        while table.state.withLock({ $0.batches.isEmpty }) { try await Task.sleep(for: .milliseconds(5)) }
+        table.state.withLock { $0.rows["r"] = table.record("r", "after") }
+        async let late = reads.get("r")
+        try await Task.sleep(for: .milliseconds(50))
+        table.state.withLock { $0.held = false }
+        #expect(try await early?.tenant == "before")
+        #expect(try await late?.tenant == "after")
+    }
+
+    @Test func aFailedBatchFailsItsReadsOnly() async throws {
+        let table = Table()
+        table.state.withLock { state in
+            state.rows["a"] = table.record("a", "x")
+            state.held = false
+            state.failNext = true
+        }
+        let reads = ReadCoalescer { try await table.fetch($0) }
+        await #expect(throws: StoreError.self) { _ = try await reads.get("a") }
+        #expect(try await reads.get("a")?.tenant == "x")
+    }
+}
