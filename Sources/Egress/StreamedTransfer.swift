@@ -70,9 +70,12 @@ final class BodySink: @unchecked Sendable {
     private var waiter: CheckedContinuation<Data?, any Error>?
     /// Also stops a transfer that has not reached its body yet (curl's progress callback reads it).
     private let onCancel: @Sendable () -> Void
+    /// The transfer's own deadline: curl cannot time out while its thread waits here, so the wait itself ends then.
+    private let deadline: Date
 
-    init(highWater: Int, onCancel: @escaping @Sendable () -> Void) {
+    init(highWater: Int, deadline: Date, onCancel: @escaping @Sendable () -> Void) {
         self.highWater = highWater
+        self.deadline = deadline
         self.onCancel = onCancel
     }
 
@@ -103,8 +106,9 @@ final class BodySink: @unchecked Sendable {
         }
         chunks.append(data)
         buffered += data.count
-        while buffered > highWater && !cancelled { condition.wait() }
-        let going = !cancelled
+        var inTime = true
+        while buffered > highWater && !cancelled && inTime { inTime = condition.wait(until: deadline) }
+        let going = !cancelled && inTime
         condition.unlock()
         return going
     }
@@ -163,7 +167,10 @@ final class BodySink: @unchecked Sendable {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Data?, any Error>) in
                 condition.lock()
-                if !chunks.isEmpty {
+                if cancelled {
+                    condition.unlock()
+                    continuation.resume(throwing: Self.cancelledError)
+                } else if !chunks.isEmpty {
                     let chunk = chunks.removeFirst()
                     buffered -= chunk.count
                     condition.signal()
@@ -172,9 +179,9 @@ final class BodySink: @unchecked Sendable {
                 } else if let ended {
                     condition.unlock()
                     continuation.resume(with: ended.map { () -> Data? in nil }.mapError { $0 as any Error })
-                } else if cancelled {
+                } else if waiter != nil {
                     condition.unlock()
-                    continuation.resume(throwing: Self.cancelledError)
+                    continuation.resume(throwing: EgressError(.invalidRequest, "a streamed body is read by one reader at a time"))
                 } else {
                     waiter = continuation
                     condition.unlock()
@@ -195,9 +202,10 @@ final class BodySink: @unchecked Sendable {
         let waiting = waiter, waitingHead = headWaiter
         waiter = nil
         headWaiter = nil
+        // Marked before curl's thread wakes, so the transfer ends as cancelled, not as a failed write.
+        onCancel()
         condition.broadcast()
         condition.unlock()
-        onCancel()
         waiting?.resume(throwing: Self.cancelledError)
         waitingHead?.resume(throwing: Self.cancelledError)
     }
@@ -208,10 +216,14 @@ extension CurlTransfer {
     static func stream(_ request: TransferRequest, counter: ByteCounter, highWater: Int = 512 * 1024) async throws -> StreamedReply {
         _ = curlGlobalInit
         let state = TransferState(request: request, counter: counter)
-        let sink = BodySink(highWater: highWater) { state.cancelled.store(true, ordering: .relaxed) }
+        let deadline = Date().addingTimeInterval(Double(request.totalTimeoutMs) / 1000)
+        // Weak: the state holds the sink, and the pair must go when the transfer and its reader are done.
+        let sink = BodySink(highWater: highWater, deadline: deadline) { [weak state] in state?.cancelled.store(true, ordering: .relaxed) }
         state.sink = sink
         let thread = Thread {
-            switch run(request, state) {
+            let result = run(request, state)
+            state.sink = nil
+            switch result {
             case .success(let outcome): sink.finish(.success(()), status: outcome.status, headers: outcome.headers)
             case .failure(let error): sink.finish(.failure(error), status: state.status, headers: state.headers)
             }

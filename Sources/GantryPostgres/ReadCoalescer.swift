@@ -13,6 +13,8 @@ final class ReadCoalescer: Sendable {
 
     private struct State {
         var waiting: [String: [Waiter]] = [:]
+        /// The waiting ids in the order they were first asked, so a batch takes the oldest first.
+        var order: [String] = []
         var inFlight = 0
     }
 
@@ -35,6 +37,7 @@ final class ReadCoalescer: Sendable {
     func get(_ id: String) async throws -> RequestRecord? {
         try await withCheckedThrowingContinuation { (continuation: Waiter) in
             let startsBatch = state.withLock { state in
+                if state.waiting[id] == nil { state.order.append(id) }
                 state.waiting[id, default: []].append(continuation)
                 guard state.inFlight < maxInFlight else { return false }
                 state.inFlight += 1
@@ -52,12 +55,16 @@ final class ReadCoalescer: Sendable {
                     state.inFlight -= 1
                     return nil
                 }
-                guard state.waiting.count > maxBatch else {
-                    defer { state.waiting = [:] }
+                guard state.order.count > maxBatch else {
+                    defer {
+                        state.waiting = [:]
+                        state.order = []
+                    }
                     return state.waiting
                 }
                 var taken: [String: [Waiter]] = [:]
-                for id in state.waiting.keys.prefix(maxBatch) { taken[id] = state.waiting.removeValue(forKey: id) }
+                for id in state.order.prefix(maxBatch) { taken[id] = state.waiting.removeValue(forKey: id) }
+                state.order.removeFirst(maxBatch)
                 return taken
             }
             guard let batch else { return }

@@ -63,6 +63,8 @@ extension S3FileStore {
         case partTooSmall
         /// A listed part was not uploaded, or its ETag does not match (`InvalidPart`, `InvalidPartOrder`).
         case invalidPart
+        /// The bucket knows no such upload (`NoSuchUpload`): completed or aborted meanwhile.
+        case noSuchUpload
     }
 
     /// Completes an upload with `parts` (ascending part numbers) unless a file exists under `key`
@@ -78,8 +80,10 @@ extension S3FileStore {
         switch code {
         case "EntityTooSmall": return .partTooSmall
         case "InvalidPart", "InvalidPartOrder": return .invalidPart
+        case "NoSuchUpload": return .noSuchUpload
         default: break
         }
+        if completed.status == 404 { return .noSuchUpload }
         // A completion can fail with 200 and an <Error> body (S3 answers before it has assembled the object).
         if completed.status == 200, let code {
             throw io(S3Error(status: 200, code: code, operation: "complete multipart \(key)"))

@@ -84,7 +84,16 @@ public struct S3FileStore: FileStore {
                                           etag: reply.header("etag") ?? "\"\(length)\"",
                                           modified: Self.httpDate(reply.header("last-modified")) ?? Date(timeIntervalSince1970: 0), size: length)
         let body = reply.body
-        return StoredFileStream(metadata: metadata, chunks: FileChunks { { try await body.next() } })
+        let store = self
+        return StoredFileStream(metadata: metadata, chunks: FileChunks {
+            {
+                do {
+                    return try await body.next()
+                } catch let error as EgressError {
+                    throw store.io(S3Error(status: 0, code: "\(error)", operation: "get \(key) (streaming)"))
+                }
+            }
+        })
     }
 
     public func size(key: String) async throws -> Int? {

@@ -15,8 +15,9 @@ import NIOCore
 ///   with the same errors as the disk staging, naming the entry; the completion itself carries
 ///   `If-None-Match: *`. The manifest is removed afterwards.
 /// - An upload that is never completed stays in the bucket until its lifecycle rule aborts it (the README's
-///   cluster section gives the rule); there is no lock against two simultaneous completions, which the bucket
-///   resolves (one stores the file, the other finds the upload gone and answers as a repeated completion).
+///   Storage section gives the rule); there is no lock against two simultaneous completions, which the bucket
+///   resolves: one stores the file, the other finds the upload gone (or the key taken) and answers as a repeated
+///   completion does, with the file's URL.
 struct BucketMultipartUploads: MultipartUploads {
     let bucket: S3FileStore
     let staging: UploadStaging
@@ -80,9 +81,19 @@ struct BucketMultipartUploads: MultipartUploads {
         }
         guard total <= maxTotalBytes else { throw Multipart.tooLarge(total, limit: maxTotalBytes) }
         let listed = ordered.map { (number: $0.element.number, etag: byNumber[$0.element.number]!.etag) }
-        switch try await bucket.completeUpload(key: manifest.key, uploadID: bucketUpload, parts: listed) {
+        let refusal: S3FileStore.CompletionRefusal?
+        do {
+            refusal = try await bucket.completeUpload(key: manifest.key, uploadID: bucketUpload, parts: listed)
+        } catch let error as FileStoreError where error.code == .exists {
+            // The key is this upload's own: a completion that ran at the same time stored the file.
+            throw Multipart.notFound
+        }
+        switch refusal {
         case nil:
             break
+        case .noSuchUpload:
+            // Completed (or aborted) by a simultaneous call: the route answers as for a repeated completion.
+            throw Multipart.notFound
         case .partTooSmall:
             let small = sizes.dropLast().firstIndex { $0 < Self.minimumPartBytes } ?? 0
             throw APIError.field(["body", "parts", "\(ordered[small].offset)", "partNumber"],
