@@ -27,9 +27,13 @@ public final class PostgresJobStore: JobStore {
         self.logger = logger
         self.callTimeout = callTimeout
         reads = ReadCoalescer { ids in
-            try await Self.bounded("get", timeout: callTimeout) {
+            // Not a named prepared statement: PostgreSQL would switch it to a generic plan after five runs, and
+            // one made while the table was small scans it (3 ms a batch instead of 0.1 ms, measured). An unnamed
+            // statement is planned for its own array every time.
+            let query: PostgresQuery = "SELECT \(unescaped: PostgresRows.requestColumns) FROM requests WHERE id = ANY(\(ids))"
+            return try await Self.bounded("get", timeout: callTimeout) {
                 var records: [RequestRecord] = []
-                for try await row in try await client.execute(GetRequestsStatement(ids: ids), logger: logger) {
+                for try await row in try await client.query(query, logger: logger) {
                     records.append(try PostgresRows.request(row))
                 }
                 return records

@@ -30,19 +30,6 @@ extension PostgresJobStore {
     }
 }
 
-/// Requests by id, any number at once (`ReadCoalescer`'s batches).
-struct GetRequestsStatement: PreparedStoreStatement {
-    static let sql = "SELECT \(PostgresRows.requestColumns) FROM requests WHERE id = ANY($1)"
-    static let bindingDataTypes: [PostgresDataType] = [.textArray]
-    let ids: [String]
-
-    func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings()
-        bindings.append(ids)
-        return bindings
-    }
-}
-
 /// A submit in one statement (see `PostgresJobStore.requestInsert`). Answers the count ahead and whether the request
 /// was stored claimed.
 struct InsertRequestStatement: PreparedStoreStatement {
