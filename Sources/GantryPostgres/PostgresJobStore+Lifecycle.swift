@@ -74,9 +74,10 @@ extension PostgresJobStore {
         }
     }
 
-    /// The one terminal UPDATE of a running attempt; the row comes back from the same statement.
+    /// The one terminal UPDATE of a running attempt, coalesced with the others in flight (`FinishCoalescer`); the
+    /// row comes back from the same statement.
     public func requestFinish(_ update: TerminalUpdate) async throws -> RequestRecord? {
-        try await run(FinishStatement(update: update), "finish").first.map(PostgresRows.request)
+        try await finishes.finish(update)
     }
 
     /// The row is locked first, so the state it branches on cannot change under it (a release or rescue committing

@@ -20,6 +20,8 @@ public final class PostgresJobStore: JobStore {
     let callTimeout: Duration
     /// Concurrent `requestGet`s, answered a batch per statement.
     let reads: ReadCoalescer
+    /// Concurrent terminal writes, a batch per statement.
+    let finishes: FinishCoalescer
     private let pool: Task<Void, Never>
 
     private init(client: PostgresClient, logger: Logger, callTimeout: Duration) {
@@ -37,6 +39,17 @@ public final class PostgresJobStore: JobStore {
                     records.append(try PostgresRows.request(row))
                 }
                 return records
+            }
+        }
+        finishes = FinishCoalescer { updates in
+            try await Self.retrying("finish", logger: logger) {
+                try await Self.bounded("finish", timeout: callTimeout) {
+                    var records: [RequestRecord] = []
+                    for try await row in try await client.query(Self.finishQuery(updates), logger: logger) {
+                        records.append(try PostgresRows.request(row))
+                    }
+                    return records
+                }
             }
         }
         pool = Task { await client.run() }
@@ -120,6 +133,20 @@ public final class PostgresJobStore: JobStore {
                 }
             } catch let error as PSQLError where attempt < 5 && Self.isRetryable(error) {
                 logger.debug("retrying a PostgreSQL transaction", metadata: ["what": "\(what)", "sqlstate": "\(Self.sqlState(error) ?? "")"])
+            }
+        }
+    }
+
+    /// Runs `body` again (up to 5 times in all) when PostgreSQL broke a deadlock or a serialization conflict by
+    /// aborting it: the statement did nothing.
+    static func retrying<T: Sendable>(_ what: String, logger: Logger, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await body()
+            } catch let error as PSQLError where attempt < 5 && isRetryable(error) {
+                logger.debug("retrying a PostgreSQL statement", metadata: ["what": "\(what)", "sqlstate": "\(sqlState(error) ?? "")"])
             }
         }
     }

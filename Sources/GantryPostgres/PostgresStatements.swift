@@ -108,30 +108,34 @@ struct ClaimStatement: PreparedStoreStatement {
     }
 }
 
-/// The terminal update of a running attempt, fenced (see `PostgresJobStore.finish`).
-struct FinishStatement: PreparedStoreStatement {
-    static let sql = """
-        UPDATE requests
-        SET state = $1, result_status = $2, result_body = $3, error_message = $4, error_type = $5, inference_time = $6,
-            finished_at = $7, lease_owner = NULL, lease_expires_at = NULL
-        WHERE id = $8 AND state = 'running' AND attempt = $9 AND lease_owner = $10
-        RETURNING \(PostgresRows.requestColumns)
-        """
-    static let bindingDataTypes: [PostgresDataType] = [.text, .int8, .bytea, .text, .text, .float8, .float8, .text, .int8, .text]
-    let update: TerminalUpdate
-
-    func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings()
-        bindings.append(update.state.rawValue)
-        bindings.append(update.result.status)
-        try bindings.append(update.result.body)
-        bindings.append(update.errorMessage)
-        bindings.append(update.errorType)
-        bindings.append(update.inferenceTime)
-        bindings.append(update.now.unixSeconds)
-        bindings.append(update.fence.requestID)
-        bindings.append(update.fence.attempt)
-        bindings.append(update.fence.owner)
-        return bindings
+extension PostgresJobStore {
+    /// Terminal writes of several running attempts in one statement (`FinishCoalescer`), each row under its own fence;
+    /// answers the rows it changed. Unnamed, so it is planned for its own arrays (see `ReadCoalescer`'s use).
+    /// Nullable fields travel as a value and a flag: postgres-nio's arrays hold no NULLs.
+    static func finishQuery(_ updates: [TerminalUpdate]) -> PostgresQuery {
+        let ids = updates.map(\.fence.requestID), attempts = updates.map(\.fence.attempt), owners = updates.map(\.fence.owner)
+        let states = updates.map(\.state.rawValue), statuses = updates.map(\.result.status)
+        let bodies = updates.map { ByteBuffer(data: $0.result.body) }
+        let messages = updates.map { $0.errorMessage ?? "" }, hasMessages = updates.map { $0.errorMessage != nil }
+        let types = updates.map { $0.errorType ?? "" }, hasTypes = updates.map { $0.errorType != nil }
+        let inferences = updates.map { $0.inferenceTime ?? 0 }, hasInferences = updates.map { $0.inferenceTime != nil }
+        let nows = updates.map(\.now.unixSeconds)
+        return """
+            UPDATE requests AS r
+            SET state = v.state, result_status = v.status, result_body = v.body,
+                error_message = CASE WHEN v.has_message THEN v.message END, error_type = CASE WHEN v.has_type THEN v.type END,
+                inference_time = CASE WHEN v.has_inference THEN v.inference END, finished_at = v.now,
+                lease_owner = NULL, lease_expires_at = NULL
+            FROM unnest(\(ids)::text[], \(attempts)::int8[], \(owners)::text[], \(states)::text[], \(statuses)::int8[],
+                        \(bodies)::bytea[], \(messages)::text[], \(hasMessages)::bool[], \(types)::text[], \(hasTypes)::bool[],
+                        \(inferences)::float8[], \(hasInferences)::bool[], \(nows)::float8[])
+                AS v(id, attempt, owner, state, status, body, message, has_message, type, has_type, inference, has_inference, now)
+            WHERE r.id = v.id AND r.state = 'running' AND r.attempt = v.attempt AND r.lease_owner = v.owner
+            RETURNING \(unescaped: qualifiedRequestColumns)
+            """
     }
+
+    /// `PostgresRows.requestColumns` of the updated row (`r.`), for a RETURNING beside another relation.
+    static let qualifiedRequestColumns = PostgresRows.requestColumns.split(separator: ",")
+        .map { "r." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")
 }

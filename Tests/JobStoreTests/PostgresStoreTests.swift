@@ -50,6 +50,49 @@ struct PostgresStoreTests {
         }
     }
 
+    /// Finishes written together (`FinishCoalescer`: one statement for many rows) keep each row's own fence: of two
+    /// finishes of one attempt exactly one lands, a finish under a stale fence changes nothing, and every stored
+    /// result is the one its landing finish carried, with its nullable fields as given.
+    @Test func concurrentFinishesKeepEachFence() async throws {
+        try await TestPostgres.withDatabase { url in
+            let store = try await PostgresJobStore.open(url: url, logger: TestPostgres.logger)
+            defer { store.close() }
+            for index in 0..<80 { try await insert(store, "r\(index)") }
+            let claimed = try await store.requestClaim(RequestClaimParams(functionIDs: ["echo"], owner: "worker-1", limit: 80, now: at(1),
+                                                                          leaseDuration: 60))
+            #expect(claimed.count == 80)
+            func update(_ index: Int, body: String, attempt: Int = 1) -> TerminalUpdate {
+                let fence = LeaseFence(requestID: "r\(index)", attempt: attempt, owner: "worker-1")
+                let result = RequestResult(status: index % 2 == 0 ? 200 : 500, body: Data(body.utf8))
+                return index % 2 == 0
+                    ? TerminalUpdate(RequestSucceededParams(fence: fence, result: result, inferenceTime: Double(index), now: at(2)))
+                    : TerminalUpdate(RequestFailedParams(fence: fence, result: result, errorMessage: "boom \(index)",
+                                                          errorType: "internal_error", inferenceTime: nil, now: at(3)))
+            }
+            // Every request finished twice at once with different bodies, and once more under a wrong attempt.
+            let outcomes = try await withThrowingTaskGroup(of: (Int, String, RequestRecord?).self) { group in
+                for index in 0..<80 {
+                    for body in ["first", "second"] {
+                        group.addTask { (index, body, try await store.requestFinish(update(index, body: body))) }
+                    }
+                    group.addTask { (index, "stale", try await store.requestFinish(update(index, body: "stale", attempt: 2))) }
+                }
+                return try await group.reduce(into: [(Int, String, RequestRecord?)]()) { $0.append($1) }
+            }
+            for index in 0..<80 {
+                let landed = outcomes.filter { $0.0 == index && $0.2 != nil }
+                #expect(landed.count == 1 && landed.first?.1 != "stale", "r\(index): \(landed.map(\.1))")
+                let stored = try #require(try await store.requestGet(id: "r\(index)"))
+                #expect(stored == landed.first?.2)
+                #expect(stored.result?.body == Data((landed.first?.1 ?? "").utf8))
+                #expect(stored.state == (index % 2 == 0 ? .succeeded : .failed) && stored.leaseOwner == nil)
+                #expect(stored.inferenceTime == (index % 2 == 0 ? Double(index) : nil))
+                #expect(stored.errorMessage == (index % 2 == 0 ? nil : "boom \(index)"))
+                #expect(stored.errorType == (index % 2 == 0 ? nil : "internal_error"))
+            }
+        }
+    }
+
     /// One node leads at a time; the leader renews; a lease that expired, or one given up, passes to another node.
     @Test func leadershipIsExclusiveAndPassesOn() async throws {
         try await TestPostgres.withDatabase { url in

@@ -97,3 +97,61 @@ struct ReadCoalescerTests {
         #expect(try await reads.get("a")?.tenant == "x")
     }
 }
+
+/// The batching of concurrent terminal writes on the PostgreSQL store, over a writer in memory.
+@Suite("Finish coalescing")
+struct FinishCoalescerTests {
+    final class Log: Sendable {
+        let batches = Mutex<[[String]]>([])
+        let held = Atomic<Bool>(true)
+    }
+
+    static func update(_ id: String, attempt: Int = 1) -> TerminalUpdate {
+        TerminalUpdate(RequestSucceededParams(fence: LeaseFence(requestID: id, attempt: attempt, owner: "w"),
+                                              result: RequestResult(status: 200, body: Data()), now: Date(timeIntervalSince1970: 1)))
+    }
+
+    /// Finishes pile up behind a held batch and go together, but two finishes of one request never share a batch.
+    @Test func finishesShareStatementsButNeverWithTheirOwnRequest() async throws {
+        let log = Log()
+        let finishes = FinishCoalescer(maxInFlight: 1, maxBatch: 32) { updates in
+            let first = log.batches.withLock { batches in
+                batches.append(updates.map(\.fence.requestID))
+                return batches.count == 1
+            }
+            while first && log.held.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(5)) }
+            return updates.map { RequestRecord(id: $0.fence.requestID, tenant: "t", functionID: "f", input: Data(), state: .succeeded,
+                                               createdAt: Date(timeIntervalSince1970: 0)) }
+        }
+        try await withThrowingTaskGroup(of: RequestRecord?.self) { group in
+            group.addTask { try await finishes.finish(Self.update("lone")) }
+            while log.batches.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(5)) }
+            for index in 0..<40 {
+                group.addTask { try await finishes.finish(Self.update("r\(index % 20)")) }
+            }
+            try await Task.sleep(for: .milliseconds(100))
+            log.held.store(false, ordering: .relaxed)
+            var answered = 0
+            for try await record in group {
+                #expect(record != nil)
+                answered += 1
+            }
+            #expect(answered == 41)
+        }
+        let batches = log.batches.withLock { $0 }
+        #expect(batches.first == ["lone"])
+        #expect(batches.allSatisfy { Set($0).count == $0.count && $0.count <= 32 }, "\(batches)")
+        #expect(batches.count >= 3 && batches.count < 12, "\(batches.map(\.count))")
+        #expect(batches.dropFirst().joined().count == 40)
+    }
+
+    @Test func aFailedBatchFailsItsFinishesOnly() async throws {
+        let calls = Atomic<Int>(0)
+        let finishes = FinishCoalescer { updates in
+            if calls.add(1, ordering: .relaxed).newValue == 1 { throw StoreError.unavailable("down") }
+            return []
+        }
+        await #expect(throws: StoreError.self) { _ = try await finishes.finish(Self.update("a")) }
+        #expect(try await finishes.finish(Self.update("a")) == nil)
+    }
+}
