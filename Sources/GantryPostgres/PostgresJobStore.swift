@@ -28,28 +28,15 @@ public final class PostgresJobStore: JobStore {
         self.client = client
         self.logger = logger
         self.callTimeout = callTimeout
+        // Both batches go as unnamed statements: a named prepared statement is switched to a generic plan after
+        // five runs, and one made while the table was small scans it (3 ms a batch instead of 0.1 ms, measured).
         reads = ReadCoalescer { ids in
-            // Not a named prepared statement: PostgreSQL would switch it to a generic plan after five runs, and
-            // one made while the table was small scans it (3 ms a batch instead of 0.1 ms, measured). An unnamed
-            // statement is planned for its own array every time.
-            let query: PostgresQuery = "SELECT \(unescaped: PostgresRows.requestColumns) FROM requests WHERE id = ANY(\(ids))"
-            return try await Self.bounded("get", timeout: callTimeout) {
-                var records: [RequestRecord] = []
-                for try await row in try await client.query(query, logger: logger) {
-                    records.append(try PostgresRows.request(row))
-                }
-                return records
-            }
+            try await Self.requests("SELECT \(unescaped: PostgresRows.requestColumns) FROM requests WHERE id = ANY(\(ids))",
+                                    "get", client: client, timeout: callTimeout, logger: logger)
         }
         finishes = FinishCoalescer { updates in
             try await Self.retrying("finish", logger: logger) {
-                try await Self.bounded("finish", timeout: callTimeout) {
-                    var records: [RequestRecord] = []
-                    for try await row in try await client.query(Self.finishQuery(updates), logger: logger) {
-                        records.append(try PostgresRows.request(row))
-                    }
-                    return records
-                }
+                try await Self.requests(Self.finishQuery(updates), "finish", client: client, timeout: callTimeout, logger: logger)
             }
         }
         pool = Task { await client.run() }
@@ -111,6 +98,16 @@ public final class PostgresJobStore: JobStore {
         }
     }
 
+    /// One unnamed statement whose rows are requests, read back within `timeout`.
+    static func requests(_ query: PostgresQuery, _ what: String, client: PostgresClient, timeout: Duration,
+                         logger: Logger) async throws -> [RequestRecord] {
+        try await bounded(what, timeout: timeout) {
+            var records: [RequestRecord] = []
+            for try await row in try await client.query(query, logger: logger) { records.append(try PostgresRows.request(row)) }
+            return records
+        }
+    }
+
     /// One statement, its rows collected.
     @discardableResult
     func rows(_ query: PostgresQuery, _ what: String) async throws -> [PostgresRow] {
@@ -120,19 +117,13 @@ public final class PostgresJobStore: JobStore {
     /// `body` in one transaction, retried (up to 5 times) when PostgreSQL breaks a deadlock or a serialization
     /// conflict by aborting it; errors of the closure come out unwrapped.
     func transaction<T: Sendable>(_ what: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
-                return try await bounded(what) {
-                    do {
-                        return try await self.client.withTransaction(logger: self.logger) { connection in try await body(connection) }
-                    } catch let error as PostgresTransactionError {
-                        throw error.closureError ?? error.beginError ?? error.commitError ?? error
-                    }
+        try await Self.retrying(what, logger: logger) {
+            try await self.bounded(what) {
+                do {
+                    return try await self.client.withTransaction(logger: self.logger) { connection in try await body(connection) }
+                } catch let error as PostgresTransactionError {
+                    throw error.closureError ?? error.beginError ?? error.commitError ?? error
                 }
-            } catch let error as PSQLError where attempt < 5 && Self.isRetryable(error) {
-                logger.debug("retrying a PostgreSQL transaction", metadata: ["what": "\(what)", "sqlstate": "\(Self.sqlState(error) ?? "")"])
             }
         }
     }

@@ -55,9 +55,8 @@ public struct S3FileStore: FileStore {
         let reply = try await send("GET", key: key, operation: "get \(key)")
         if reply.status == 404 { return nil }
         guard reply.status == 200 else { throw io(client.failure(reply, "get \(key)")) }
-        return StoredFile(data: reply.body, contentType: reply.header("content-type") ?? contentType(forExtension: (key as NSString).pathExtension),
-                          etag: reply.header("etag") ?? "\"\(reply.body.count)\"",
-                          modified: Self.httpDate(reply.header("last-modified")) ?? Date(timeIntervalSince1970: 0))
+        let meta = Self.metadata(key: key, size: reply.body.count, header: reply.header)
+        return StoredFile(data: reply.body, contentType: meta.contentType, etag: meta.etag, modified: meta.modified)
     }
 
     /// How long a streamed GET may take in all: it runs at the pace of the client reading it.
@@ -80,9 +79,7 @@ public struct S3FileStore: FileStore {
             let answer = (try? await reply.body.collect(limit: 64 << 10)) ?? Data()
             throw io(S3Error(status: reply.status, code: XMLText.first("Code", in: answer) ?? "", operation: "get \(key)"))
         }
-        let metadata = StoredFileMetadata(contentType: reply.header("content-type") ?? contentType(forExtension: (key as NSString).pathExtension),
-                                          etag: reply.header("etag") ?? "\"\(length)\"",
-                                          modified: Self.httpDate(reply.header("last-modified")) ?? Date(timeIntervalSince1970: 0), size: length)
+        let metadata = Self.metadata(key: key, size: length, header: reply.header)
         let body = reply.body
         let store = self
         return StoredFileStream(metadata: metadata, chunks: FileChunks {
@@ -108,9 +105,7 @@ public struct S3FileStore: FileStore {
         guard reply.status == 200, let length = reply.header("content-length").flatMap(Int.init) else {
             throw io(client.failure(reply, "head \(key)"))
         }
-        return StoredFileMetadata(contentType: reply.header("content-type") ?? contentType(forExtension: (key as NSString).pathExtension),
-                                  etag: reply.header("etag") ?? "\"\(length)\"",
-                                  modified: Self.httpDate(reply.header("last-modified")) ?? Date(timeIntervalSince1970: 0), size: length)
+        return Self.metadata(key: key, size: length, header: reply.header)
     }
 
     /// A GET with a `Range` header: only those bytes cross the network. (A store that ignores the header and answers
@@ -206,6 +201,13 @@ public struct S3FileStore: FileStore {
     private func fileSize(_ url: URL) throws -> Int {
         let attributes = try FileManager.default.attributesOfItem(atPath: url.path)
         return (attributes[.size] as? NSNumber)?.intValue ?? 0
+    }
+
+    /// What a GET or HEAD reply's headers say of the object (the key's extension gives a missing type).
+    static func metadata(key: String, size: Int, header: (String) -> String?) -> StoredFileMetadata {
+        StoredFileMetadata(contentType: header("content-type") ?? contentType(forExtension: (key as NSString).pathExtension),
+                           etag: header("etag") ?? "\"\(size)\"",
+                           modified: httpDate(header("last-modified")) ?? Date(timeIntervalSince1970: 0), size: size)
     }
 
     /// DateFormatter parses safely from any thread (Foundation documents it as thread-safe).

@@ -69,12 +69,17 @@ struct StreamedFetchTests {
             let reply = try await Self.client().stream(method: "GET", url: server.baseURL + "/endless", headers: [], timeout: 30)
             var iterator = reply.body.makeAsyncIterator()
             _ = try await iterator.next()
-            try await Task.sleep(for: .milliseconds(300))
-            // Nobody reads: curl's thread waits, so the server is held back by the socket buffers.
-            let early = sent.bytes.load(ordering: .relaxed)
-            try await Task.sleep(for: .milliseconds(300))
-            let later = sent.bytes.load(ordering: .relaxed), stopped = sent.stopped.load(ordering: .relaxed)
-            #expect(later == early && !stopped)
+            // Nobody reads: curl's thread waits, so the server is held back by the socket buffers and its count
+            // settles (the same over 20 polls in a row) while the connection is still open.
+            var last = -1, steady = 0
+            let settled = await waitUntil {
+                let now = sent.bytes.load(ordering: .relaxed)
+                steady = now == last ? steady + 1 : 0
+                last = now
+                return steady >= 20
+            }
+            let stopped = sent.stopped.load(ordering: .relaxed)
+            #expect(settled && !stopped)
         }
         #expect(await waitUntil { sent.stopped.load(ordering: .relaxed) })
         let total = sent.bytes.load(ordering: .relaxed)
